@@ -1,0 +1,1 @@
+"""Training, evaluation, registry and loading of the match-outcome model."""

@@ -1,0 +1,1 @@
+"""Pydantic v2 models of every record on the wire (see ../shared/CONTRACT.md)."""

@@ -1,0 +1,1 @@
+"""SoccerPredict Stream: Faust agents from livescores and match-requests to predictions."""

@@ -1,0 +1,152 @@
+"""The one settings object of the service, read from the environment.
+
+Every field is named after its environment variable (``kafka_bootstrap_servers`` is
+``KAFKA_BOOTSTRAP_SERVERS``); the defaults are the ones in the wire contract.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from pydantic import Field, PositiveFloat, PositiveInt, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class HostPort:
+    """A parsed ``host:port`` pair."""
+
+    __slots__ = ("host", "port")
+
+    def __init__(self, host: str, port: int) -> None:
+        self.host = host
+        self.port = port
+
+    def __repr__(self) -> str:
+        return f"{self.host}:{self.port}"
+
+
+def parse_host_port(value: str, default_port: int) -> HostPort:
+    """Parse ``host[:port]``; raises ``ValueError`` with a readable message."""
+    host, _, port = value.strip().rpartition(":") if ":" in value else (value.strip(), "", "")
+    if not host:
+        raise ValueError(f"expected host:port, got {value!r}")
+    if not port:
+        return HostPort(host, default_port)
+    if not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(f"bad port in {value!r}")
+    return HostPort(host, int(port))
+
+
+class Settings(BaseSettings):
+    """Service configuration. Construct once at start-up and pass it down."""
+
+    model_config = SettingsConfigDict(frozen=True, extra="ignore", env_file=None)
+
+    # Kafka
+    kafka_bootstrap_servers: str = Field(
+        "localhost:9092", description="KAFKA_BOOTSTRAP_SERVERS: comma-separated host:port list."
+    )
+    livescores_topic: str = Field("livescores", description="LIVESCORES_TOPIC (in).")
+    match_requests_topic: str = Field("match-requests", description="MATCH_REQUESTS_TOPIC (in).")
+    predictions_topic: str = Field("predictions", description="PREDICTIONS_TOPIC (out).")
+    predictions_dlq_topic: str = Field(
+        "predictions-dlq", description="PREDICTIONS_DLQ_TOPIC: dead letters (out)."
+    )
+    consumer_group: str = Field(
+        "soccerpredict", description="CONSUMER_GROUP: the Faust app id and consumer group."
+    )
+    topic_partitions: PositiveInt = Field(
+        4, description="TOPIC_PARTITIONS: partitions of the topics the worker creates."
+    )
+
+    # Redis
+    redis_url: str = Field("redis://localhost:6379/0", description="REDIS_URL.")
+    redis_key_prefix: str = Field(
+        "", description="REDIS_KEY_PREFIX: put before every key (isolates tenants and tests)."
+    )
+    prediction_ttl_seconds: PositiveInt = Field(
+        7 * 24 * 3600, description="PREDICTION_TTL_SECONDS: TTL of prediction:{match_id}."
+    )
+
+    # Model registry
+    mlflow_tracking_uri: str = Field(
+        "", description="MLFLOW_TRACKING_URI: empty means a SQLite registry in STATE_DIR/mlflow."
+    )
+    model_name: str = Field("soccer_clf", description="MODEL_NAME: registered model name.")
+    model_alias: str = Field("champion", description="MODEL_ALIAS: alias that is served.")
+    model_poll_seconds: PositiveFloat = Field(
+        30.0, description="MODEL_POLL_SECONDS: how often the alias is re-resolved."
+    )
+
+    # Features and serving
+    features_dir: Path = Field(
+        Path(".state/features"), description="FEATURES_DIR: Parquet feature tables."
+    )
+    batch_size: PositiveInt = Field(256, description="BATCH_SIZE: max events per predict call.")
+    batch_wait_seconds: PositiveFloat = Field(
+        0.02, description="BATCH_WAIT_SECONDS: max wait to fill a batch."
+    )
+
+    # HTTP
+    web_port: int = Field(6066, ge=1, le=65535, description="WEB_PORT: Faust web server port.")
+    web_host: str = Field("127.0.0.1", description="WEB_HOST: address the web server binds.")
+    admin_token: SecretStr | None = Field(
+        None, description="ADMIN_TOKEN: bearer token for POST /model/reload; unset = off."
+    )
+
+    # Local stack and housekeeping
+    state_dir: Path = Field(
+        Path(".state"), description="STATE_DIR: local stack data, logs, registry, caches."
+    )
+    kafka_controller_port: int = Field(
+        9093, ge=1, le=65535, description="KAFKA_CONTROLLER_PORT: local KRaft controller port."
+    )
+    kafka_heap: str = Field("512m", description="KAFKA_HEAP: -Xmx of the local broker.")
+    log_level: str = Field("INFO", description="LOG_LEVEL of the service's own logs.")
+
+    @field_validator("admin_token")
+    @classmethod
+    def _empty_token_is_none(cls, value: SecretStr | None) -> SecretStr | None:
+        return value if value and value.get_secret_value() else None
+
+    @field_validator("kafka_bootstrap_servers")
+    @classmethod
+    def _bootstrap_parses(cls, value: str) -> str:
+        for part in value.split(","):
+            parse_host_port(part, 9092)
+        return value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_url_parses(cls, value: str) -> str:
+        if urlsplit(value).scheme not in {"redis", "rediss", "unix"}:
+            raise ValueError(f"REDIS_URL must be a redis:// URL, got {value!r}")
+        return value
+
+    @cached_property
+    def kafka_address(self) -> HostPort:
+        """The first bootstrap server: the one the local stack runs."""
+        return parse_host_port(self.kafka_bootstrap_servers.split(",")[0], 9092)
+
+    @cached_property
+    def redis_address(self) -> HostPort:
+        parts = urlsplit(self.redis_url)
+        return HostPort(parts.hostname or "localhost", parts.port or 6379)
+
+    @cached_property
+    def registry_uri(self) -> str:
+        """The MLflow tracking/registry URI, defaulting to SQLite under STATE_DIR."""
+        if self.mlflow_tracking_uri:
+            return self.mlflow_tracking_uri
+        return f"sqlite:///{(self.state_dir / 'mlflow' / 'mlflow.db').resolve()}"
+
+    @cached_property
+    def artifacts_dir(self) -> Path:
+        """Where a local registry keeps model artifacts."""
+        return (self.state_dir / "mlflow" / "artifacts").resolve()
+
+    def redis_key(self, match_id: str) -> str:
+        """The contract key ``prediction:{match_id}``, behind the configured prefix."""
+        return f"{self.redis_key_prefix}prediction:{match_id}"
