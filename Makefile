@@ -1,0 +1,28 @@
+# One place for the commands people, hooks and CI share. `make help` lists them.
+.DEFAULT_GOAL := help
+PY := .venv/bin/python
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-11s %s\n", $$1, $$2}'
+
+setup: ## install system packages, the virtualenv and the Kafka jars (idempotent)
+	@bash scripts/bootstrap.sh
+
+demo: setup ## run the whole service on embedded defaults (Ctrl-C stops it)
+	$(PY) -m streams demo
+
+test: setup ## lint, then the whole test suite against the real Kafka and Redis
+	$(PY) -m ruff check .
+	$(PY) -m pytest
+
+lint: setup ## ruff lint and format check
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+
+stack-up: setup ## start the local Kafka and Redis
+	$(PY) -m streams stack up
+
+stack-down: ## stop the local Kafka and Redis
+	$(PY) -m streams stack down
+
+.PHONY: help setup demo test lint stack-up stack-down

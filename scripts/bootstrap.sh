@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Installs everything the project needs on a fresh Debian machine, idempotently:
+# system packages (only the missing ones), a virtualenv with the project and its dev
+# extras (re-installed only when pyproject.toml changes), and the Kafka broker jars.
+# `make demo`, `make test` and `.ci/run` all start here, so CI exercises every step.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+log() { printf '[bootstrap] %s\n' "$*" >&2; }
+
+# command -> Debian package that provides it
+declare -A PACKAGES=(
+  [redis-server]=redis-server
+  [java]=openjdk-17-jre-headless
+  [mvn]=maven
+  [docker-compose]=docker-compose
+  [promtool]=prometheus
+)
+missing=()
+for cmd in "${!PACKAGES[@]}"; do
+  command -v "$cmd" >/dev/null 2>&1 || missing+=("${PACKAGES[$cmd]}")
+done
+if ((${#missing[@]})); then
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  log "installing system packages: ${missing[*]}"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends \
+    "${missing[@]}" >/dev/null
+  # Debian starts a system redis-server on 6379 after install; the project runs its own.
+  if command -v service >/dev/null 2>&1; then $sudo service redis-server stop >/dev/null 2>&1 || true; fi
+  pkill -x redis-server 2>/dev/null || true
+fi
+
+PYTHON=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+  log "creating .venv with $($PYTHON --version)"
+  "$PYTHON" -m venv .venv
+fi
+stamp=.venv/.installed-$(sha256sum pyproject.toml | cut -c1-16)
+if [ ! -f "$stamp" ]; then
+  log "installing the project and its dev extras into .venv (first run takes a few minutes)"
+  .venv/bin/pip install -q --upgrade pip
+  .venv/bin/pip install -q -e ".[dev]"
+  rm -f .venv/.installed-*
+  touch "$stamp"
+fi
+
+log "fetching the Kafka broker jars (cached after the first run)"
+.venv/bin/python -m streams stack fetch

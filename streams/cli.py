@@ -1,0 +1,78 @@
+"""Command line of the service: ``python -m streams <command>``.
+
+    python -m streams demo            # the whole thing on embedded defaults
+    python -m streams stack up|down|status|fetch
+    python -m streams worker          # the Faust worker (consumes, predicts, serves HTTP)
+
+Every failure a person can fix ends as one ``error: ...`` line and exit status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+
+from pydantic import ValidationError
+
+from streams.settings import Settings
+from streams.stack.errors import StackError
+from streams.stack.local_stack import ComponentStatus, LocalStack
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse that reports a bad argument in one line instead of usage plus error."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]  # argparse says NoReturn
+        self.exit(2, f"error: {message} (see: {self.prog} --help)\n")
+
+
+def _stack(args: argparse.Namespace, settings: Settings) -> int:
+    stack = LocalStack(settings)
+    actions: dict[str, Callable[[], list[ComponentStatus]]] = {
+        "up": stack.up, "down": stack.down, "status": stack.status, "fetch": stack.fetch,
+    }  # fmt: skip
+    statuses = actions[args.action]()
+    for status in statuses:
+        print(status.line())
+    if args.action == "status":
+        return 0 if all(s.ready for s in statuses) else 1
+    return 0
+
+
+def _demo(args: argparse.Namespace, settings: Settings) -> int:
+    """Bring the local stack up and report it; the pipeline joins as it is built."""
+    for status in LocalStack(settings).up():
+        print(status.line())
+    return 0
+
+
+def build_parser() -> OneLineParser:
+    parser = OneLineParser(prog="python -m streams", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
+
+    stack = commands.add_parser("stack", help="start, stop or inspect the local Kafka and Redis")
+    stack.add_argument("action", choices=["up", "down", "status", "fetch"])
+    stack.set_defaults(handler=_stack)
+
+    demo = commands.add_parser("demo", help="run everything on embedded defaults")
+    demo.set_defaults(handler=_demo)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        settings = Settings()
+        return int(args.handler(args, settings))
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(p) for p in first["loc"]).upper()
+        print(f"error: bad setting {field}: {first['msg']}", file=sys.stderr)
+    except StackError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    return 2
