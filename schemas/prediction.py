@@ -1,0 +1,229 @@
+"""The ``predictions`` output record and the one way to build it."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Iterable, Mapping
+from typing import Annotated, Final, Literal, Self, get_args
+
+from pydantic import Field, model_validator
+
+from schemas.common import (
+    Goals,
+    MatchId,
+    Minute,
+    Outcome,
+    OutputRecord,
+    RequestId,
+    Seq,
+    Status,
+    Timestamp,
+)
+from schemas.livescore import Livescore
+from schemas.match_request import MatchRequest
+
+#: Outcome order of every probability vector (the model's column order too).
+OUTCOMES: Final[tuple[Outcome, ...]] = get_args(Outcome)
+#: The contract: published probabilities sum to 1 within this.
+SUM_TOLERANCE: Final = 1e-6
+#: Raw model output may drift this far from a sum of 1 and still be renormalised;
+#: beyond it the output is treated as broken, not rounded into shape.
+DRIFT_TOLERANCE: Final = 1e-4
+
+Probability = Annotated[
+    float, Field(ge=0.0, le=1.0, allow_inf_nan=False, description="Probability in [0, 1].")
+]
+Trigger = Literal["livescore", "request"]
+
+
+class Probabilities(OutputRecord):
+    """Outcome probabilities, each in [0, 1], summing to 1 within ``SUM_TOLERANCE``."""
+
+    home: Probability
+    draw: Probability
+    away: Probability
+
+    @model_validator(mode="after")
+    def _sums_to_one(self) -> Self:
+        total = self.home + self.draw + self.away
+        if abs(total - 1.0) > SUM_TOLERANCE:
+            raise ValueError(f"probabilities must sum to 1 within {SUM_TOLERANCE}, got {total!r}")
+        return self
+
+    @classmethod
+    def from_raw(cls, values: Mapping[str, float] | Iterable[float]) -> Probabilities:
+        """Build from raw model output, renormalising float drift up to ``DRIFT_TOLERANCE``.
+
+        ``values`` is a mapping with keys home/draw/away or three numbers in that order
+        (a list, tuple or NumPy row). Raises ``ValueError`` for anything that is not a
+        probability vector (wrong length, NaN, negative, sum far from 1), so a broken
+        model surfaces as a ``model_error`` instead of a plausible-looking answer.
+        """
+        if isinstance(values, Mapping):
+            missing = set(OUTCOMES) - set(values)
+            if missing:
+                raise ValueError(f"probabilities missing {sorted(missing)}")
+            raw = [float(values[o]) for o in OUTCOMES]
+        else:
+            raw = [float(v) for v in values]
+        if len(raw) != len(OUTCOMES):
+            raise ValueError(f"expected {len(OUTCOMES)} probabilities, got {len(raw)}")
+        if not all(math.isfinite(v) and v >= -DRIFT_TOLERANCE for v in raw):
+            raise ValueError(f"probabilities must be finite and >= 0, got {raw}")
+        clipped = [max(v, 0.0) for v in raw]
+        total = math.fsum(clipped)
+        if abs(total - 1.0) > DRIFT_TOLERANCE:
+            raise ValueError(f"probabilities sum to {total!r}, not 1")
+        home, draw, away = (min(v / total, 1.0) for v in clipped)
+        return cls(home=home, draw=draw, away=away)
+
+    def of(self, outcome: Outcome) -> float:
+        """The probability of one outcome."""
+        return float(getattr(self, outcome))
+
+    @property
+    def argmax(self) -> Outcome:
+        """The most likely outcome; ties go to the first in ``OUTCOMES`` order."""
+        return max(OUTCOMES, key=self.of)
+
+
+class ModelRef(OutputRecord):
+    """The exact registry model version that produced a prediction."""
+
+    name: str = Field(min_length=1, description="Registered model name (MODEL_NAME).")
+    version: str = Field(min_length=1, description="Registry version, as MLflow spells it.")
+    alias: str = Field(min_length=1, description="Alias it was resolved through.")
+    run_id: str | None = Field(description="MLflow run that logged it; None if none.")
+
+
+class Prediction(OutputRecord):
+    """One ``predictions`` record, for either trigger; ``model_dump_json()`` is the wire form.
+
+    Build it with ``for_livescore``/``for_request`` (or ``build``): they normalise the
+    model's probabilities and compute ``predicted``. A request answered without any live
+    state for the match is a prediction for the scheduled match: status ``scheduled``,
+    minute 0, score 0-0, ``seq`` None.
+    """
+
+    match_id: MatchId
+    trigger: Trigger = Field(description="What caused the prediction.")
+    request_id: RequestId | None = Field(description="Set exactly when trigger is request.")
+    seq: Seq | None = Field(description="The livescore seq of the state predicted for.")
+    status: Status
+    minute: Minute
+    home_goals: Goals
+    away_goals: Goals
+    probabilities: Probabilities
+    predicted: Outcome = Field(description="The argmax of probabilities.")
+    model: ModelRef
+    features_version: str = Field(
+        min_length=1, description="Feature-table snapshot used for enrichment."
+    )
+    event_ts: Timestamp = Field(description="The livescore ts, or when the request was read.")
+    predicted_at: Timestamp
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        if (self.trigger == "request") != (self.request_id is not None):
+            raise ValueError("request_id must be set exactly when trigger is 'request'")
+        if self.trigger == "livescore" and self.seq is None:
+            raise ValueError("a livescore prediction must carry the event's seq")
+        best = max(self.probabilities.of(o) for o in OUTCOMES)
+        if self.probabilities.of(self.predicted) != best:
+            raise ValueError(f"predicted {self.predicted!r} is not the argmax of probabilities")
+        return self
+
+    @classmethod
+    def build(
+        cls,
+        *,
+        match_id: str,
+        trigger: Trigger,
+        probabilities: Mapping[str, float] | Iterable[float],
+        model: ModelRef,
+        features_version: str,
+        event_ts: dt.datetime,
+        status: Status,
+        minute: int,
+        home_goals: int,
+        away_goals: int,
+        request_id: str | None = None,
+        seq: int | None = None,
+        predicted_at: dt.datetime | None = None,
+    ) -> Prediction:
+        """Build from raw model probabilities; ``predicted_at`` defaults to now (UTC)."""
+        probs = Probabilities.from_raw(probabilities)
+        return cls(
+            match_id=match_id,
+            trigger=trigger,
+            request_id=request_id,
+            seq=seq,
+            status=status,
+            minute=minute,
+            home_goals=home_goals,
+            away_goals=away_goals,
+            probabilities=probs,
+            predicted=probs.argmax,
+            model=model,
+            features_version=features_version,
+            event_ts=event_ts,
+            predicted_at=predicted_at or dt.datetime.now(dt.UTC),
+        )
+
+    @classmethod
+    def for_livescore(
+        cls,
+        event: Livescore,
+        probabilities: Mapping[str, float] | Iterable[float],
+        *,
+        model: ModelRef,
+        features_version: str,
+        predicted_at: dt.datetime | None = None,
+    ) -> Prediction:
+        """The answer to one livescore event, for the state that event describes."""
+        return cls.build(
+            match_id=event.match_id,
+            trigger="livescore",
+            probabilities=probabilities,
+            model=model,
+            features_version=features_version,
+            event_ts=event.ts,
+            status=event.status,
+            minute=event.minute,
+            home_goals=event.home_goals,
+            away_goals=event.away_goals,
+            seq=event.seq,
+            predicted_at=predicted_at,
+        )
+
+    @classmethod
+    def for_request(
+        cls,
+        request: MatchRequest,
+        probabilities: Mapping[str, float] | Iterable[float],
+        *,
+        model: ModelRef,
+        features_version: str,
+        received_at: dt.datetime,
+        state: Livescore | None = None,
+        predicted_at: dt.datetime | None = None,
+    ) -> Prediction:
+        """The answer to one request, for the latest live ``state`` or, if None, pre-match."""
+        if state is not None and state.match_id != request.match_id:
+            raise ValueError(f"state is for {state.match_id!r}, not {request.match_id!r}")
+        return cls.build(
+            match_id=request.match_id,
+            trigger="request",
+            probabilities=probabilities,
+            model=model,
+            features_version=features_version,
+            event_ts=received_at,
+            status=state.status if state else "scheduled",
+            minute=state.minute if state else 0,
+            home_goals=state.home_goals if state else 0,
+            away_goals=state.away_goals if state else 0,
+            request_id=request.request_id,
+            seq=state.seq if state else None,
+            predicted_at=predicted_at,
+        )
