@@ -30,8 +30,11 @@ class OneLineParser(argparse.ArgumentParser):
 def _stack(args: argparse.Namespace, settings: Settings) -> int:
     stack = LocalStack(settings)
     actions: dict[str, Callable[[], list[ComponentStatus]]] = {
-        "up": stack.up, "down": stack.down, "status": stack.status, "fetch": stack.fetch,
-    }  # fmt: skip
+        "up": stack.up,
+        "down": stack.down,
+        "status": stack.status,
+        "fetch": stack.fetch,
+    }
     statuses = actions[args.action]()
     for status in statuses:
         print(status.line())
@@ -47,6 +50,29 @@ def _demo(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _worker(args: argparse.Namespace, settings: Settings) -> int:
+    """Run the Faust worker until SIGINT/SIGTERM (``python -m streams worker``)."""
+    import asyncio
+
+    import faust
+
+    from streams.app import create_app
+    from streams.logs import configure_logging
+    from streams.topic_admin import ensure_topics
+
+    configure_logging(settings.log_level)
+    asyncio.run(ensure_topics(settings))
+    (settings.state_dir / "faust").mkdir(parents=True, exist_ok=True)
+    service = create_app(settings)
+    worker = faust.Worker(
+        service.app,
+        loglevel=settings.log_level.lower() if settings.log_level.upper() == "DEBUG" else "warning",
+        quiet=True,
+    )
+    worker.execute_from_commandline()
+    return 0
+
+
 def build_parser() -> OneLineParser:
     parser = OneLineParser(prog="python -m streams", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
@@ -54,6 +80,9 @@ def build_parser() -> OneLineParser:
     stack = commands.add_parser("stack", help="start, stop or inspect the local Kafka and Redis")
     stack.add_argument("action", choices=["up", "down", "status", "fetch"])
     stack.set_defaults(handler=_stack)
+
+    worker = commands.add_parser("worker", help="run the Faust worker (consume, predict, serve)")
+    worker.set_defaults(handler=_worker)
 
     demo = commands.add_parser("demo", help="run everything on embedded defaults")
     demo.set_defaults(handler=_demo)

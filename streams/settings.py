@@ -57,6 +57,9 @@ class Settings(BaseSettings):
     consumer_group: str = Field(
         "soccerpredict", description="CONSUMER_GROUP: the Faust app id and consumer group."
     )
+    kafka_session_timeout_seconds: PositiveFloat = Field(
+        10.0, description="KAFKA_SESSION_TIMEOUT_SECONDS: how soon a dead worker's partitions move."
+    )
     topic_partitions: PositiveInt = Field(
         4, description="TOPIC_PARTITIONS: partitions of the topics the worker creates."
     )
@@ -83,6 +86,9 @@ class Settings(BaseSettings):
     # Features and serving
     features_dir: Path = Field(
         Path(".state/features"), description="FEATURES_DIR: Parquet feature tables."
+    )
+    features_poll_seconds: PositiveFloat = Field(
+        5.0, description="FEATURES_POLL_SECONDS: how often FEATURES_DIR is checked for changes."
     )
     batch_size: PositiveInt = Field(256, description="BATCH_SIZE: max events per predict call.")
     batch_wait_seconds: PositiveFloat = Field(

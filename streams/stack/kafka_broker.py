@@ -84,11 +84,19 @@ class KafkaBroker:
         shutil.rmtree(staging, ignore_errors=True)
         result = subprocess.run(
             [
-                mvn, "-q", "-B", "-f", str(POM), "dependency:copy-dependencies",
-                f"-DoutputDirectory={staging}", "-DincludeScope=runtime",
+                mvn,
+                "-q",
+                "-B",
+                "-f",
+                str(POM),
+                "dependency:copy-dependencies",
+                f"-DoutputDirectory={staging}",
+                "-DincludeScope=runtime",
             ],
-            capture_output=True, text=True, check=False,
-        )  # fmt: skip
+            capture_output=True,
+            text=True,
+            check=False,
+        )
         if result.returncode != 0:
             tail = (result.stdout + result.stderr).strip().splitlines()[-1:] or ["no output"]
             raise StackError(f"mvn could not fetch the Kafka jars: {tail[0][:200]}")
@@ -131,10 +139,17 @@ class KafkaBroker:
 
     def _java(self, main_class: str, *args: str, heap: str = "256m") -> list[str]:
         return [
-            "java", f"-Xmx{heap}", "-XX:+UseG1GC", "-Djava.awt.headless=true",
-            f"-Dkafka.logs.dir={self.logs}", f"-Dlog4j2.configurationFile={LOG4J_CONFIG}",
-            "-cp", f"{self.libs}/*", main_class, *args,
-        ]  # fmt: skip
+            "java",
+            f"-Xmx{heap}",
+            "-XX:+UseG1GC",
+            "-Djava.awt.headless=true",
+            f"-Dkafka.logs.dir={self.logs}",
+            f"-Dlog4j2.configurationFile={LOG4J_CONFIG}",
+            "-cp",
+            f"{self.libs}/*",
+            main_class,
+            *args,
+        ]
 
     def format_storage(self) -> None:
         """Format the KRaft metadata log once; an existing one is kept (data survives)."""
@@ -142,10 +157,13 @@ class KafkaBroker:
             return
         cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
         result = subprocess.run(
-            self._java("kafka.tools.StorageTool", "format", "-t", cluster_id,
-                       "-c", str(self.config)),
-            capture_output=True, text=True, check=False,
-        )  # fmt: skip
+            self._java(
+                "kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(self.config)
+            ),
+            capture_output=True,
+            text=True,
+            check=False,
+        )
         if result.returncode != 0:
             raise StackError(f"kafka storage format failed: {result.stdout + result.stderr}"[:300])
 

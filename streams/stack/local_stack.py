@@ -37,9 +37,12 @@ class LocalStack:
         kafka = settings.kafka_address
         redis_at = settings.redis_address
         self.kafka = KafkaBroker(
-            settings.state_dir, kafka.host, kafka.port, settings.kafka_controller_port,
+            settings.state_dir,
+            kafka.host,
+            kafka.port,
+            settings.kafka_controller_port,
             settings.kafka_heap,
-        )  # fmt: skip
+        )
         self.redis = RedisServer(
             settings.state_dir, redis_at.host, redis_at.port, settings.redis_url
         )
@@ -57,11 +60,14 @@ class LocalStack:
             started = server.start()
             out.append(
                 ComponentStatus(
-                    name=name, address=self._address(name), pid=server.pid(), ready=server.ready(),
+                    name=name,
+                    address=self._address(name),
+                    pid=server.pid(),
+                    ready=server.ready(),
                     action="started" if started else "already running",
                     seconds=time.monotonic() - began if started else None,
                 )
-            )  # fmt: skip
+            )
         return out
 
     def down(self) -> list[ComponentStatus]:
@@ -71,10 +77,13 @@ class LocalStack:
             stopped = server.stop()
             out.append(
                 ComponentStatus(
-                    name=name, address=self._address(name), pid=None, ready=False,
+                    name=name,
+                    address=self._address(name),
+                    pid=None,
+                    ready=False,
                     action="stopped" if stopped else "not running",
                 )
-            )  # fmt: skip
+            )
         return out
 
     def status(self) -> list[ComponentStatus]:

@@ -48,12 +48,24 @@ class RedisServer:
         self.home.mkdir(parents=True, exist_ok=True)
         self.process.spawn(
             [
-                binary, "--bind", self.host, "--port", str(self.port),
-                "--dir", str(self.home), "--logfile", str(self.home / "redis.log"),
+                binary,
+                "--bind",
+                self.host,
+                "--port",
+                str(self.port),
+                "--dir",
+                str(self.home),
+                "--logfile",
+                str(self.home / "redis.log"),
                 # A latest-value cache that is rebuilt from the stream: no disk snapshots.
-                "--save", "", "--appendonly", "no", "--daemonize", "no",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--daemonize",
+                "no",
             ]
-        )  # fmt: skip
+        )
         if not wait_until(lambda: self.process.pid() is None or self.ready(), timeout):
             self.process.stop()
             raise StackError(f"redis-server did not answer PING within {timeout:.0f}s")

@@ -18,8 +18,13 @@ REPO = Path(__file__).parents[2]
 def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "streams", *args],
-        capture_output=True, text=True, cwd=REPO, env=dict(os.environ), timeout=60, check=False,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        env=dict(os.environ),
+        timeout=60,
+        check=False,
+    )
 
 
 def test_second_up_is_a_no_op(stack: RunningStack) -> None:

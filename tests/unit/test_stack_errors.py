@@ -27,8 +27,13 @@ def listening_port() -> Iterator[int]:
 def run_cli(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "streams", *args],
-        capture_output=True, text=True, env=env, cwd=cwd, timeout=60, check=False,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=cwd,
+        timeout=60,
+        check=False,
+    )
 
 
 def base_env(tmp_path: Path, **extra: str) -> dict[str, str]:

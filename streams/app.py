@@ -1,0 +1,123 @@
+"""The only ``faust.App`` of the service, its topics, table, agents, tasks and views.
+
+Build it with :func:`create_app`; run it with ``python -m streams worker``. Everything the
+worker holds (model, feature snapshot, Redis client, metrics) hangs off the returned app,
+so tests and benchmarks can build as many isolated apps as they need.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import faust
+import structlog
+
+from streams.agents import register_agents
+from streams.features.store import FeatureStore
+from streams.latest_store import LatestStore
+from streams.metrics import Metrics
+from streams.model_registry import registry_loader, registry_resolver, warm_frame
+from streams.pipeline import Pipeline, Sender
+from streams.settings import Settings
+from streams.web.views import register_views
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class Service:
+    """The app and the pipeline that its agents and views share."""
+
+    app: faust.App
+    pipeline: Pipeline
+
+
+def _sender(topic: faust.TopicT) -> Sender:
+    async def send(key: bytes | None, value: bytes):  # faust's future type
+        return await topic.send(key=key, value=value)
+
+    return send
+
+
+def create_app(settings: Settings) -> Service:
+    """A fully wired worker app for ``settings`` (nothing connects until it starts)."""
+    app = faust.App(
+        settings.consumer_group,
+        broker=[
+            f"kafka://{server.strip()}" for server in settings.kafka_bootstrap_servers.split(",")
+        ],
+        store="memory://",  # state is rebuilt from the changelog topic on start
+        key_serializer="raw",
+        value_serializer="raw",
+        topic_partitions=settings.topic_partitions,
+        consumer_auto_offset_reset="earliest",
+        broker_session_timeout=settings.kafka_session_timeout_seconds,
+        broker_heartbeat_interval=max(1.0, settings.kafka_session_timeout_seconds / 5),
+        broker_commit_interval=1.0,
+        producer_acks=-1,
+        web_port=settings.web_port,
+        web_bind=settings.web_host,
+        web_enabled=True,
+        web_tables_enabled=False,
+        datadir=str(settings.state_dir / "faust"),
+        autodiscover=False,
+    )
+    topic_options = {
+        "partitions": settings.topic_partitions,
+        "key_type": bytes,
+        "value_type": bytes,
+    }
+    livescores_topic = app.topic(settings.livescores_topic, **topic_options)
+    match_requests_topic = app.topic(settings.match_requests_topic, **topic_options)
+    predictions_topic = app.topic(settings.predictions_topic, **topic_options)
+    predictions_dlq_topic = app.topic(settings.predictions_dlq_topic, **topic_options)
+    # Keyed by match_id like the inputs; use_partitioner sends each key's changelog to the
+    # partition its events use, so the worker that owns a match also owns its state.
+    match_to_state = app.Table(
+        "match_to_state",
+        default=None,
+        key_type=str,
+        value_type=bytes,
+        partitions=settings.topic_partitions,
+        use_partitioner=True,
+    )
+
+    metrics = Metrics()
+    features = FeatureStore(settings.features_dir, metrics)
+    latest = LatestStore(settings.redis_url, settings.prediction_ttl_seconds, metrics)
+    from streams.model_server import ModelServer
+
+    models = ModelServer(
+        resolve=registry_resolver(settings),
+        load=registry_loader(settings),
+        alias=settings.model_alias,
+        metrics=metrics,
+        warm_frame=warm_frame,
+    )
+    pipeline = Pipeline(
+        settings=settings,
+        metrics=metrics,
+        features=features,
+        models=models,
+        latest=latest,
+        match_to_state=match_to_state,
+        send_prediction=_sender(predictions_topic),
+        send_dead_letter=_sender(predictions_dlq_topic),
+    )
+
+    register_agents(app, pipeline, livescores_topic, match_requests_topic)
+    register_views(app, pipeline)
+
+    @app.task
+    async def watch_feature_tables() -> None:
+        await features.watch(settings.features_poll_seconds)
+
+    @app.task
+    async def watch_model_alias() -> None:
+        await models.poll(settings.model_poll_seconds)
+
+    @app.task
+    async def flush_parked_redis_writes() -> None:
+        await latest.keep_flushing()
+
+    return Service(app=app, pipeline=pipeline)

@@ -1,0 +1,1 @@
+"""Feature tables: immutable snapshots read from Parquet, swapped atomically on change."""

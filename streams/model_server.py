@@ -1,0 +1,139 @@
+"""The serving model: resolved from the registry alias, hot-swapped when the alias moves.
+
+Resolving, loading and warming run in worker threads, so the event loop keeps serving
+the old model meanwhile. The swap is one reference assignment on the event loop: a batch
+reads ``server.current`` once, so every prediction names the version that made it.
+If the registry is unreachable the current model keeps serving; with no model at all the
+service is not ready and keeps retrying.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+import pandas as pd
+import structlog
+
+from schemas import ModelRef
+from streams.metrics import Metrics
+
+log = structlog.get_logger(__name__)
+
+
+class Predictor(Protocol):
+    """What serving needs of a loaded model."""
+
+    def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:
+        """(N, 3) probabilities of home, draw, away for N input rows."""
+        ...
+
+
+@dataclass(frozen=True)
+class ServingModel:
+    """A loaded model and the exact registry version it is."""
+
+    ref: ModelRef
+    predictor: Predictor
+    loaded_at: dt.datetime
+
+
+Resolver = Callable[[str], ModelRef]  # alias -> the version it points at now
+Loader = Callable[[ModelRef], Predictor]
+
+
+class ModelServer:
+    """Holds the serving model and the challenger's identity; polls the alias."""
+
+    def __init__(
+        self,
+        resolve: Resolver,
+        load: Loader,
+        alias: str,
+        metrics: Metrics,
+        warm_frame: Callable[[], pd.DataFrame],
+        challenger_alias: str = "challenger",
+    ) -> None:
+        self._resolve = resolve
+        self._load = load
+        self.alias = alias
+        self.challenger_alias = challenger_alias
+        self.metrics = metrics
+        self._warm_frame = warm_frame
+        self.current: ServingModel | None = None
+        self.challenger: ModelRef | None = None
+        self.last_error: str | None = None
+        self.last_checked: dt.datetime | None = None
+        self.ready = asyncio.Event()
+        self._lock = asyncio.Lock()
+
+    async def refresh(self) -> bool:
+        """Re-resolve the alias; load and swap in a new version. True when swapped."""
+        async with self._lock:  # a poll and POST /model/reload never load concurrently
+            try:
+                ref = await asyncio.to_thread(self._resolve, self.alias)
+            except Exception as exc:  # the registry client raises many types when down
+                self._note_error("resolve", exc)
+                return False
+            self.last_checked = dt.datetime.now(dt.UTC)
+            self.challenger = await asyncio.to_thread(self._try_resolve, self.challenger_alias)
+            if self.current is not None and self.current.ref.version == ref.version:
+                self.last_error = None
+                return False
+            try:
+                model = await asyncio.to_thread(self._load_and_warm, ref)
+            except Exception as exc:
+                self._note_error("load", exc)
+                return False
+            previous = self.current.ref.version if self.current else None
+            self.current = model
+            self.last_error = None
+            self.ready.set()
+            self.metrics.model_reloads.labels(result="swapped").inc()
+            self.metrics.model_info.info(
+                {
+                    "name": ref.name,
+                    "version": ref.version,
+                    "alias": ref.alias,
+                    "run_id": ref.run_id or "",
+                }
+            )
+            log.info("model_swapped", version=ref.version, previous=previous, alias=ref.alias)
+            return True
+
+    def _try_resolve(self, alias: str) -> ModelRef | None:
+        try:
+            return self._resolve(alias)
+        except Exception:  # no challenger is normal
+            return None
+
+    def _load_and_warm(self, ref: ModelRef) -> ServingModel:
+        predictor = self._load(ref)
+        # One predict before the swap: lazy imports and first-call allocations happen
+        # here, in this thread, not in the first live batch.
+        probabilities = predictor.predict_proba(self._warm_frame())
+        if probabilities.ndim != 2 or probabilities.shape[1] != 3:
+            raise ValueError(f"model returned shape {probabilities.shape}, expected (N, 3)")
+        return ServingModel(ref=ref, predictor=predictor, loaded_at=dt.datetime.now(dt.UTC))
+
+    def _note_error(self, stage: str, exc: BaseException) -> None:
+        message = f"{stage}: {type(exc).__name__}: {exc}"
+        if message != self.last_error:
+            log.warning(
+                "model_refresh_failed",
+                stage=stage,
+                error=str(exc)[:300],
+                serving=self.current.ref.version if self.current else None,
+            )
+        self.last_error = message
+        self.metrics.model_reloads.labels(result=f"{stage}_error").inc()
+
+    async def poll(self, interval: float) -> None:
+        """Background task: refresh now, then every ``interval`` seconds (faster until ready)."""
+        while True:
+            await self.refresh()
+            await asyncio.sleep(interval if self.current else min(interval, 2.0))

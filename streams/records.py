@@ -1,0 +1,35 @@
+"""A consumed Kafka record as the pipeline sees it, independent of Faust's event type."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class RawRecord:
+    """The original bytes and position of one input record."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    timestamp: float  # Kafka record timestamp, seconds since the epoch
+
+    @property
+    def location(self) -> str:
+        return f"{self.topic}[{self.partition}]@{self.offset}"
+
+    @classmethod
+    def from_event(cls, event: Any) -> RawRecord:
+        """From a Faust event of a raw-serialised topic."""
+        message = event.message
+        return cls(
+            topic=message.topic,
+            partition=message.partition,
+            offset=message.offset,
+            key=message.key,
+            value=message.value,
+            timestamp=message.timestamp,
+        )

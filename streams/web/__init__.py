@@ -1,0 +1,1 @@
+"""HTTP views served by the Faust web server (paths from the contract)."""
