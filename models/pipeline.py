@@ -1,0 +1,186 @@
+"""The model: raw ``MODEL_INPUT_COLUMNS`` in, home/draw/away probabilities out.
+
+Everything computed from the raw columns lives here, inside the logged model, so training and
+serving run the same code on the same columns and cannot drift apart. Two steps:
+
+1. :class:`DerivedFeatures` turns the raw frame into numbers: the Elo rating gap with home
+   advantage, tournament weight from its name, form and goal-average differences, and the
+   live state (minute, goal difference, time left).
+2. :class:`OutcomeClassifier` is two multinomial logistic regressions. The first predicts
+   the result from the pre-match features only, fitted on pre-match rows. Its prediction is
+   turned into the goal supremacy a Poisson model would need to give the same edge, and the
+   Poisson model says how the current score may still change in the time left. The second
+   regression, fitted on all rows, calibrates those in-play Poisson probabilities against
+   the pre-match ones and the clock. A boosted tree on the same features did worse: each
+   match gives up to a dozen rows with one label, and trees memorise matches.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Final
+
+import numpy as np
+import pandas as pd
+from scipy.stats import skellam
+from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from models.elo import SCALE, expected_score, rating_gap
+from models.feature_spec import MODEL_INPUT_COLUMNS, OUTCOMES
+from models.timeline import FULL_TIME
+from models.tournaments import tournament_weights
+
+PREMATCH_FEATURES: Final = (
+    "rating_gap",
+    "expected_score",
+    "gap_x_weight",
+    "tournament_weight",
+    "friendly",
+    "neutral",
+    "form_diff",
+    "goals_for_diff",
+    "goals_against_diff",
+    "home_form",
+    "away_form",
+    "log_played_min",
+    "log_played_diff",
+)
+# Red cards are in the input but not here: the historical data has none, so no weight could
+# be learned for them (documented limitation).
+STATE_FEATURES: Final = ("minute", "time_left", "goal_diff", "total_goals")
+DERIVED_FEATURES: Final = (*PREMATCH_FEATURES, *STATE_FEATURES)
+_PRE = slice(0, len(PREMATCH_FEATURES))
+_MINUTE, _TIME_LEFT, _GOAL_DIFF, _TOTAL = (DERIVED_FEATURES.index(n) for n in STATE_FEATURES)
+
+GOALS_PER_SIDE: Final = 1.3  # goals per side between equal teams, international average
+_EPS: Final = 1e-9
+
+
+def derive_features(raw: pd.DataFrame) -> np.ndarray:
+    """(N, len(DERIVED_FEATURES)) floats from a frame with ``MODEL_INPUT_COLUMNS``."""
+
+    def col(name: str) -> np.ndarray:
+        return pd.to_numeric(raw[name], errors="coerce").to_numpy(dtype=np.float64)
+
+    neutral = np.clip(col("neutral"), 0.0, 1.0)
+    gap = rating_gap(col("home_elo"), col("away_elo"), neutral)
+    weight = tournament_weights(raw["tournament"])
+    minute = np.clip(col("minute"), 0.0, 130.0)
+    # Extra time is not modelled: after 90 minutes the score is treated as final.
+    time_left = 1.0 - np.minimum(minute, FULL_TIME) / FULL_TIME
+    home_played = np.log1p(np.maximum(col("home_matches_played"), 0.0))
+    away_played = np.log1p(np.maximum(col("away_matches_played"), 0.0))
+    return np.column_stack(
+        [
+            gap / SCALE,
+            expected_score(gap),
+            gap / SCALE * weight / 60.0,
+            weight,
+            (weight <= 20.0).astype(np.float64),
+            neutral,
+            col("home_form") - col("away_form"),
+            col("home_goals_for") - col("away_goals_for"),
+            col("home_goals_against") - col("away_goals_against"),
+            col("home_form"),
+            col("away_form"),
+            np.minimum(home_played, away_played),
+            home_played - away_played,
+            minute,
+            time_left,
+            col("home_goals") - col("away_goals"),
+            col("home_goals") + col("away_goals"),
+        ]
+    )
+
+
+class DerivedFeatures(TransformerMixin, BaseEstimator):
+    """Stateless sklearn step wrapping :func:`derive_features`."""
+
+    def fit(self, x: pd.DataFrame, y: object = None) -> DerivedFeatures:
+        missing = [c for c in MODEL_INPUT_COLUMNS if c not in x.columns]
+        if missing:
+            raise ValueError(f"model input lacks column(s) {', '.join(missing)}")
+        return self
+
+    def transform(self, x: pd.DataFrame) -> np.ndarray:
+        return derive_features(x)
+
+    def get_feature_names_out(self, input_features: object = None) -> np.ndarray:
+        return np.asarray(DERIVED_FEATURES, dtype=object)
+
+
+def _skellam_outcome(
+    supremacy: np.ndarray, goal_diff: np.ndarray, time_left: np.ndarray
+) -> np.ndarray:
+    """(N, 3) P(home, draw, away) if each side's remaining goals were Poisson."""
+    mu_home = np.maximum(GOALS_PER_SIDE * np.exp(supremacy / 2) * time_left, _EPS)
+    mu_away = np.maximum(GOALS_PER_SIDE * np.exp(-supremacy / 2) * time_left, _EPS)
+    # Final difference = goal_diff + (home goals to come - away goals to come).
+    p_away = skellam.cdf(-goal_diff - 1, mu_home, mu_away)
+    p_not_home = skellam.cdf(-goal_diff, mu_home, mu_away)
+    return np.clip(np.column_stack([1.0 - p_not_home, p_not_home - p_away, p_away]), _EPS, 1.0)
+
+
+@lru_cache(maxsize=1)
+def _edge_grid() -> tuple[np.ndarray, np.ndarray]:
+    # Supremacy (log rate ratio) on a grid, and the P(home) - P(away) it gives from 0-0 over
+    # 90 minutes: increasing in supremacy, so np.interp inverts it.
+    supremacy = np.linspace(-8.0, 8.0, 4001)
+    full = _skellam_outcome(supremacy, np.zeros_like(supremacy), np.ones_like(supremacy))
+    return full[:, 0] - full[:, 2], supremacy
+
+
+class OutcomeClassifier(ClassifierMixin, BaseEstimator):
+    """Pre-match logistic regression + Poisson in-play update + calibrating regression."""
+
+    def __init__(self, prematch_c: float = 1.0, inplay_c: float = 1.0) -> None:
+        self.prematch_c = prematch_c
+        self.inplay_c = inplay_c
+
+    def _inplay_features(self, x: np.ndarray) -> np.ndarray:
+        pre = np.clip(self.prematch_.predict_proba(x[:, _PRE]), _EPS, 1.0)
+        edge, grid = _edge_grid()
+        supremacy = np.interp(pre[:, 0] - pre[:, 2], edge, grid)
+        time_left, goal_diff = x[:, _TIME_LEFT], x[:, _GOAL_DIFF]
+        log_live = np.log(_skellam_outcome(supremacy, goal_diff, time_left))
+        log_pre = np.log(pre)
+        return np.column_stack(
+            [
+                log_live,
+                log_pre,
+                time_left,
+                log_live * time_left[:, None],
+                log_pre * time_left[:, None],
+                goal_diff == 0,
+                goal_diff,
+                x[:, _TOTAL],
+            ]
+        )
+
+    def fit(self, x: np.ndarray, y: np.ndarray) -> OutcomeClassifier:
+        y = np.asarray(y)
+        self.classes_ = np.arange(len(OUTCOMES))
+        if set(np.unique(y)) != set(self.classes_):
+            raise ValueError("training rows must contain home wins, draws and away wins")
+        before_kickoff = (x[:, _MINUTE] == 0) & (x[:, _TOTAL] == 0)
+        self.prematch_ = make_pipeline(
+            StandardScaler(), LogisticRegression(C=self.prematch_c, max_iter=3000)
+        ).fit(x[before_kickoff][:, _PRE], y[before_kickoff])
+        self.inplay_ = make_pipeline(
+            StandardScaler(), LogisticRegression(C=self.inplay_c, max_iter=3000)
+        ).fit(self._inplay_features(x), y)
+        return self
+
+    def predict_proba(self, x: np.ndarray) -> np.ndarray:
+        return self.inplay_.predict_proba(self._inplay_features(x))
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        return self.classes_[np.argmax(self.predict_proba(x), axis=1)]
+
+
+def build_pipeline() -> Pipeline:
+    """The untrained model: derived features, then :class:`OutcomeClassifier`."""
+    return Pipeline([("derive", DerivedFeatures()), ("classify", OutcomeClassifier())])
