@@ -76,8 +76,13 @@ class Dataset:
 
 
 def default_holdout_from(results: pd.DataFrame) -> pd.Timestamp:
-    """1 January of the year before the last match: the last one to two years are held out."""
-    return pd.Timestamp(year=int(results["date"].max().year) - 1, month=1, day=1)
+    """1 January of the year before the last match (the real data: 2023-01-01), or, when
+    that would leave less than half the matches for training, the date 80% of the way."""
+    dates = results["date"].sort_values(ignore_index=True)
+    start = pd.Timestamp(year=int(dates.iloc[-1].year) - 1, month=1, day=1)
+    if (dates < start).mean() >= 0.5:
+        return start
+    return dates.iloc[int(len(dates) * 0.8)]
 
 
 def build_dataset(

@@ -1,0 +1,128 @@
+"""The registered model as an MLflow pyfunc: a frame of ``MODEL_INPUT_COLUMNS`` in, a frame
+of ``OUTCOMES`` probabilities out.
+
+The pyfunc wraps the whole sklearn pipeline (:mod:`models.pipeline`), so the registry holds
+preprocessing and classifier together. It is logged the way MLflow recommends ("models from
+code"): :mod:`models.pyfunc_entry` builds the pyfunc, the fitted pipeline is an artifact, and
+the ``models`` package is logged as code so the artifact also loads outside this repository.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any, Final
+
+import joblib
+import mlflow
+import numpy as np
+import pandas as pd
+from mlflow.models import ModelSignature, infer_signature
+from sklearn.pipeline import Pipeline
+
+from models.feature_spec import MODEL_INPUT_COLUMNS, NEW_TEAM_FEATURES, OUTCOMES, STATE_COLUMNS
+
+_PACKAGE_DIR: Final = Path(__file__).resolve().parent
+_ENTRY_FILE: Final = _PACKAGE_DIR / "pyfunc_entry.py"
+PIPELINE_ARTIFACT: Final = "pipeline"
+_TEXT_COLUMNS: Final = frozenset({"tournament"})
+_REQUIREMENTS: Final = ("mlflow", "scikit-learn", "scipy", "pandas", "numpy", "pydantic", "joblib")
+
+
+def _fill_value(column: str) -> float:
+    # A missing team feature is what an unseen team gets; a missing state value means "none yet".
+    for side in ("home_", "away_"):
+        if column.startswith(side) and column[len(side) :] in NEW_TEAM_FEATURES:
+            return NEW_TEAM_FEATURES[column[len(side) :]]
+    return 0.0
+
+
+def coerce_model_input(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` as the model's exact input: ``MODEL_INPUT_COLUMNS`` in order, numbers as
+    float64 (ints and bools too: the signature says double), the tournament as a string.
+
+    Raises ``ValueError`` naming any missing column. Extra columns are dropped.
+    """
+    missing = [c for c in MODEL_INPUT_COLUMNS if c not in frame.columns]
+    if missing:
+        raise ValueError(f"model input lacks column(s) {', '.join(missing)}")
+    out = pd.DataFrame(index=frame.index)
+    for column in MODEL_INPUT_COLUMNS:
+        values = frame[column]
+        if column in _TEXT_COLUMNS:
+            out[column] = values.astype(object).where(values.notna(), "").astype(str)
+        else:
+            numbers = pd.to_numeric(values, errors="raise").astype(np.float64)
+            out[column] = numbers.fillna(_fill_value(column))
+    return out
+
+
+class SoccerOutcomeModel(mlflow.pyfunc.PythonModel):
+    """Home/draw/away probabilities for pre-match and in-play rows."""
+
+    def __init__(self, pipeline: Pipeline | None = None) -> None:
+        # None when MLflow builds it from code; load_context then reads the artifact.
+        self.pipeline = pipeline
+
+    def load_context(self, context: Any) -> None:
+        self.pipeline = joblib.load(context.artifacts[PIPELINE_ARTIFACT])
+
+    def predict(self, context: Any, model_input: pd.DataFrame, params: Any = None) -> pd.DataFrame:
+        if self.pipeline is None:
+            raise RuntimeError("model used before its pipeline was loaded")
+        x = coerce_model_input(model_input)
+        proba = self.pipeline.predict_proba(x)
+        # Renormalise so rows sum to 1 within float error whatever the classifier returns.
+        proba = proba / proba.sum(axis=1, keepdims=True)
+        return pd.DataFrame(proba, columns=list(OUTCOMES), index=model_input.index)
+
+
+def example_input() -> pd.DataFrame:
+    """A two-row input: a pre-match request and a live state (also the logged example)."""
+    row = {f"{side}_{k}": v for side in ("home", "away") for k, v in NEW_TEAM_FEATURES.items()}
+    pre = {
+        **row,
+        "home_elo": 1850.0,
+        "away_elo": 1700.0,
+        "neutral": 0.0,
+        "tournament": "FIFA World Cup qualification",
+    }
+    live = {**pre, "minute": 60.0, "home_goals": 0.0, "away_goals": 1.0}
+    frame = pd.DataFrame([pre, live])
+    for column in STATE_COLUMNS:
+        frame[column] = frame[column].fillna(0.0) if column in frame else 0.0
+    return coerce_model_input(frame)
+
+
+def signature_for(pipeline: Pipeline) -> ModelSignature:
+    """Input: MODEL_INPUT_COLUMNS (double, tournament string); output: OUTCOMES (double)."""
+    x = example_input()
+    return infer_signature(x, SoccerOutcomeModel(pipeline).predict(None, x))
+
+
+def pip_requirements() -> list[str]:
+    """Pinned to the training environment, so a loader can rebuild it exactly."""
+    pins = []
+    for package in _REQUIREMENTS:
+        try:
+            pins.append(f"{package}=={version(package)}")
+        except PackageNotFoundError:
+            pins.append(package)
+    return pins
+
+
+def log_pyfunc(pipeline: Pipeline) -> mlflow.models.model.ModelInfo:
+    """Log ``pipeline`` as the pyfunc ``model`` of the active run (registering is separate)."""
+    with tempfile.TemporaryDirectory() as scratch:
+        path = Path(scratch) / "pipeline.joblib"
+        joblib.dump(pipeline, path)
+        return mlflow.pyfunc.log_model(
+            name="model",
+            python_model=str(_ENTRY_FILE),
+            artifacts={PIPELINE_ARTIFACT: str(path)},
+            signature=signature_for(pipeline),
+            input_example=example_input(),
+            code_paths=[str(_PACKAGE_DIR)],
+            pip_requirements=pip_requirements(),
+        )

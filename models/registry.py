@@ -1,0 +1,192 @@
+"""The MLflow model registry: where model versions live and which one an alias points at.
+
+Works the same with the default SQLite registry (``Settings().registry_uri``, artifacts under
+``Settings().artifacts_dir``) and with a tracking server URI. Serving calls::
+
+    ref = resolve_alias(settings.model_name, settings.model_alias, settings.registry_uri)
+    model = load_model(ref, settings.registry_uri)
+    probabilities = model.predict_proba(frame)  # frame has MODEL_INPUT_COLUMNS
+
+The model is loaded by version, not by alias, so an alias moving between the two calls
+cannot make ``ref`` describe a different model than the one loaded.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Final
+from urllib.parse import urlsplit
+
+import mlflow
+import numpy as np
+import pandas as pd
+from mlflow import MlflowClient
+from mlflow.exceptions import MlflowException
+from pydantic import BaseModel, ConfigDict, Field
+
+from models.feature_spec import OUTCOMES
+from models.pyfunc_model import coerce_model_input
+
+CHAMPION: Final = "champion"
+CHALLENGER: Final = "challenger"
+# Backends whose default artifact root is ./mlruns under the current directory: for these the
+# experiment must name its artifact location, or artifacts land wherever the process ran.
+_LOCAL_SCHEMES: Final = frozenset({"", "file", "sqlite", "postgresql", "mysql", "mssql"})
+
+
+class RegistryError(Exception):
+    """A registry lookup or load failed; ``str()`` is one readable line."""
+
+
+class ModelRef(BaseModel):
+    """One exact registered model version (and the alias it was resolved from, if any)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str = Field(description="Registered model name, e.g. soccer_clf.")
+    version: str = Field(description="Registry version number, as MLflow spells it.")
+    alias: str | None = Field(None, description="Alias this version was resolved from.")
+    run_id: str | None = Field(None, description="MLflow run that produced the version.")
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _quiet_mlflow() -> None:
+    # MLflow and alembic log every migration and registration at INFO; the CLI's own progress
+    # lines say what matters.
+    for name in ("mlflow", "alembic"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
+def _default_uri(tracking_uri: str | None) -> str:
+    if tracking_uri:
+        return tracking_uri
+    from streams.settings import Settings  # the one settings object; imported lazily
+
+    return Settings().registry_uri
+
+
+def _prepare_local_store(uri: str) -> None:
+    parts = urlsplit(uri)
+    if parts.scheme == "sqlite" and uri.startswith("sqlite:///"):
+        Path(uri.removeprefix("sqlite:///")).expanduser().parent.mkdir(parents=True, exist_ok=True)
+
+
+def use_registry(tracking_uri: str | None = None) -> str:
+    """Point this process's MLflow tracking and registry at ``tracking_uri``; returns it."""
+    uri = _default_uri(tracking_uri)
+    _quiet_mlflow()
+    _prepare_local_store(uri)
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    return uri
+
+
+def client(tracking_uri: str | None = None) -> MlflowClient:
+    """A client for the registry at ``tracking_uri`` (default: ``Settings().registry_uri``)."""
+    uri = _default_uri(tracking_uri)
+    _quiet_mlflow()
+    _prepare_local_store(uri)
+    return MlflowClient(tracking_uri=uri, registry_uri=uri)
+
+
+def ensure_experiment(name: str, tracking_uri: str | None, artifacts_dir: Path | None) -> str:
+    """The id of experiment ``name``, created with its artifacts under ``artifacts_dir``.
+
+    For a local backend (SQLite, file, a database) the artifact location is set explicitly so
+    nothing lands in ``./mlruns``; a tracking server chooses its own artifact store.
+    """
+    mlflow_client = client(tracking_uri)
+    existing = mlflow_client.get_experiment_by_name(name)
+    if existing is not None:
+        return existing.experiment_id
+    location = None
+    scheme = urlsplit(_default_uri(tracking_uri)).scheme
+    if artifacts_dir is not None and scheme in _LOCAL_SCHEMES:
+        artifacts_dir.mkdir(parents=True, exist_ok=True)
+        location = artifacts_dir.resolve().as_uri()
+    return mlflow_client.create_experiment(name, artifact_location=location)
+
+
+def register_version(
+    name: str, model_uri: str, run_id: str, tracking_uri: str | None = None
+) -> str:
+    """Register the logged model at ``model_uri`` as a new version of ``name``; returns it.
+
+    Through the client rather than ``mlflow.register_model``, which prints to stderr.
+    """
+    mlflow_client = client(tracking_uri)
+    try:
+        mlflow_client.create_registered_model(name)
+    except MlflowException as exc:
+        if exc.error_code not in {"RESOURCE_ALREADY_EXISTS", "ALREADY_EXISTS"}:
+            raise
+    model_id = model_uri.removeprefix("models:/") if model_uri.startswith("models:/m-") else None
+    created = mlflow_client.create_model_version(
+        name, source=model_uri, run_id=run_id, model_id=model_id
+    )
+    return str(created.version)
+
+
+def resolve_alias(name: str, alias: str, tracking_uri: str | None = None) -> ModelRef:
+    """The version ``alias`` points at; :class:`RegistryError` if none does."""
+    try:
+        version = client(tracking_uri).get_model_version_by_alias(name, alias)
+    except MlflowException as exc:
+        raise RegistryError(
+            f"no version of model {name!r} has alias {alias!r} "
+            f"in {_default_uri(tracking_uri)} (train one: python -m models train --synthetic 3000)"
+        ) from exc
+    return ModelRef(name=name, version=str(version.version), alias=alias, run_id=version.run_id)
+
+
+def alias_version(name: str, alias: str, tracking_uri: str | None = None) -> str | None:
+    """The version ``alias`` points at, or None."""
+    try:
+        return resolve_alias(name, alias, tracking_uri).version
+    except RegistryError:
+        return None
+
+
+def set_alias(name: str, alias: str, version: str, tracking_uri: str | None = None) -> None:
+    """Point ``alias`` at ``version`` (moving it if it pointed elsewhere)."""
+    client(tracking_uri).set_registered_model_alias(name, alias, version)
+
+
+def delete_alias(name: str, alias: str, tracking_uri: str | None = None) -> None:
+    """Remove ``alias`` from the model (no-op if it is not set)."""
+    if alias_version(name, alias, tracking_uri) is not None:
+        client(tracking_uri).delete_registered_model_alias(name, alias)
+
+
+class LoadedModel:
+    """A loaded registry version: ``predict`` gives a frame, ``predict_proba`` an array."""
+
+    def __init__(self, ref: ModelRef, pyfunc: mlflow.pyfunc.PyFuncModel) -> None:
+        self.ref = ref
+        self.pyfunc = pyfunc
+
+    def predict(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """Columns ``OUTCOMES`` (home, draw, away), one row per input row, rows sum to 1."""
+        result = self.pyfunc.predict(coerce_model_input(frame))
+        return result[list(OUTCOMES)]
+
+    def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:
+        """(N, 3) float array in the order of ``OUTCOMES``."""
+        return self.predict(frame).to_numpy(dtype=np.float64)
+
+
+def load_model(ref: ModelRef, tracking_uri: str | None = None) -> LoadedModel:
+    """Load exactly ``ref.version`` of ``ref.name``; :class:`RegistryError` if it fails."""
+    use_registry(tracking_uri)
+    try:
+        pyfunc = mlflow.pyfunc.load_model(f"models:/{ref.name}/{ref.version}")
+    except (MlflowException, OSError) as exc:
+        raise RegistryError(
+            f"cannot load {ref.name} version {ref.version}: {_one_line(exc)}"
+        ) from exc
+    return LoadedModel(ref, pyfunc)
