@@ -54,6 +54,7 @@ def _positive(text: str) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The ``python -m models`` parser; errors raise :class:`UsageError` instead of exiting."""
     parser = _Parser(prog="python -m models", description=__doc__.split("\n\n")[0])
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 

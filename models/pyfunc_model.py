@@ -65,10 +65,15 @@ class SoccerOutcomeModel(mlflow.pyfunc.PythonModel):
         # None when MLflow builds it from code; load_context then reads the artifact.
         self.pipeline = pipeline
 
-    def load_context(self, context: Any) -> None:
+    def load_context(self, context: mlflow.pyfunc.PythonModelContext) -> None:
         self.pipeline = joblib.load(context.artifacts[PIPELINE_ARTIFACT])
 
-    def predict(self, context: Any, model_input: pd.DataFrame, params: Any = None) -> pd.DataFrame:
+    def predict(
+        self,
+        context: mlflow.pyfunc.PythonModelContext | None,
+        model_input: pd.DataFrame,
+        params: dict[str, Any] | None = None,
+    ) -> pd.DataFrame:
         if self.pipeline is None:
             raise RuntimeError("model used before its pipeline was loaded")
         x = coerce_model_input(model_input)

@@ -21,12 +21,15 @@ from urllib.parse import urlsplit
 import mlflow
 import numpy as np
 import pandas as pd
+import structlog
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 from pydantic import BaseModel, ConfigDict, Field
 
 from models.feature_spec import OUTCOMES
 from models.pyfunc_model import coerce_model_input
+
+log = structlog.get_logger(__name__)
 
 CHAMPION: Final = "champion"
 CHALLENGER: Final = "challenger"
@@ -101,15 +104,23 @@ def ensure_experiment(name: str, tracking_uri: str | None, artifacts_dir: Path |
     nothing lands in ``./mlruns``; a tracking server chooses its own artifact store.
     """
     mlflow_client = client(tracking_uri)
-    existing = mlflow_client.get_experiment_by_name(name)
-    if existing is not None:
-        return existing.experiment_id
     location = None
     scheme = urlsplit(_default_uri(tracking_uri)).scheme
     if artifacts_dir is not None and scheme in _LOCAL_SCHEMES:
         artifacts_dir.mkdir(parents=True, exist_ok=True)
         location = artifacts_dir.resolve().as_uri()
-    return mlflow_client.create_experiment(name, artifact_location=location)
+    existing = mlflow_client.get_experiment_by_name(name)
+    if existing is None:
+        return mlflow_client.create_experiment(name, artifact_location=location)
+    if location is not None and not existing.artifact_location.startswith(location):
+        # An experiment made elsewhere keeps its location: moving it would orphan old runs.
+        log.warning(
+            "experiment_artifacts_elsewhere",
+            experiment=name,
+            artifact_location=existing.artifact_location,
+            expected=location,
+        )
+    return existing.experiment_id
 
 
 def register_version(
@@ -181,7 +192,10 @@ class LoadedModel:
 
 
 def load_model(ref: ModelRef, tracking_uri: str | None = None) -> LoadedModel:
-    """Load exactly ``ref.version`` of ``ref.name``; :class:`RegistryError` if it fails."""
+    """Load exactly ``ref.version`` of ``ref.name``; :class:`RegistryError` if it fails.
+
+    Any object with ``name`` and ``version`` works as ``ref`` (e.g. ``schemas.ModelRef``).
+    """
     use_registry(tracking_uri)
     try:
         pyfunc = mlflow.pyfunc.load_model(f"models:/{ref.name}/{ref.version}")
