@@ -57,7 +57,7 @@ def _worker(args: argparse.Namespace, settings: Settings) -> int:
     import faust
 
     from streams.app import create_app
-    from streams.logs import configure_logging
+    from streams.logs import configure_logging, logging_dict
     from streams.topic_admin import ensure_topics
 
     configure_logging(settings.log_level)
@@ -66,7 +66,8 @@ def _worker(args: argparse.Namespace, settings: Settings) -> int:
     service = create_app(settings)
     worker = faust.Worker(
         service.app,
-        loglevel=settings.log_level.lower() if settings.log_level.upper() == "DEBUG" else "warning",
+        loglevel=settings.log_level.upper(),
+        logging_config=logging_dict(settings.log_level),
         quiet=True,
     )
     worker.execute_from_commandline()

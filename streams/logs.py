@@ -3,19 +3,37 @@
 from __future__ import annotations
 
 import logging
-import sys
+import logging.config
+from typing import Any
 
 import structlog
 
-NOISY_LIBRARIES = ("faust", "mode", "aiokafka", "kafka", "mlflow", "alembic", "urllib3")
+NOISY_LIBRARIES = ("faust", "mode", "aiokafka", "kafka", "mlflow", "alembic", "urllib3", "aiohttp")
+
+
+def logging_dict(level: str) -> dict[str, Any]:
+    """The stdlib logging config (also handed to the Faust worker, which applies its own)."""
+    level = level.upper()
+    quiet = level if logging.getLevelNamesMapping().get(level, 20) > logging.WARNING else "WARNING"
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"plain": {"format": "%(message)s"}},
+        "handlers": {
+            "stderr": {
+                "class": "logging.StreamHandler",
+                "formatter": "plain",
+                "stream": "ext://sys.stderr",
+            }
+        },
+        "root": {"level": level, "handlers": ["stderr"]},
+        "loggers": {name: {"level": quiet} for name in NOISY_LIBRARIES},
+    }
 
 
 def configure_logging(level: str = "INFO") -> None:
-    """One key=value line per event on stderr (JSON-friendly, grep-friendly)."""
-    numeric = logging.getLevelNamesMapping().get(level.upper(), logging.INFO)
-    logging.basicConfig(stream=sys.stderr, level=numeric, format="%(message)s", force=True)
-    for name in NOISY_LIBRARIES:
-        logging.getLogger(name).setLevel(max(numeric, logging.WARNING))
+    """One key=value line per event on stderr (grep-friendly, parseable)."""
+    logging.config.dictConfig(logging_dict(level))
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
@@ -24,7 +42,9 @@ def configure_logging(level: str = "INFO") -> None:
             structlog.processors.format_exc_info,
             structlog.processors.KeyValueRenderer(key_order=["timestamp", "level", "event"]),
         ],
-        wrapper_class=structlog.make_filtering_bound_logger(numeric),
+        wrapper_class=structlog.make_filtering_bound_logger(
+            logging.getLevelNamesMapping().get(level.upper(), logging.INFO)
+        ),
         logger_factory=structlog.stdlib.LoggerFactory(),
         cache_logger_on_first_use=True,
     )

@@ -29,7 +29,10 @@ def registry_loader(settings: Settings) -> Loader:
     def load(ref: ModelRef) -> Predictor:
         from models import registry
 
-        return registry.load_model(ref.name, ref.version, settings.registry_uri)
+        exact = registry.ModelRef(
+            name=ref.name, version=ref.version, alias=ref.alias, run_id=ref.run_id
+        )
+        return registry.load_model(exact, settings.registry_uri)
 
     return load
 

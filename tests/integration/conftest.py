@@ -1,0 +1,99 @@
+"""Fixtures for end-to-end tests: a trained registry and a running worker."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from models.feature_spec import MATCHES_FILE
+from streams.settings import Settings
+from tests.conftest import RunningStack
+from tests.harness import REPO, WorkerProcess, free_port
+
+
+@dataclass(frozen=True)
+class TrainedRegistry:
+    """An MLflow SQLite registry with a champion, and the feature tables of that run."""
+
+    tracking_uri: str
+    state_dir: Path
+    features_dir: Path
+
+    def train(self, seed: int, matches: int = 1500, features_dir: Path | None = None) -> None:
+        """Train and register one more version (feature tables to ``features_dir``)."""
+        env = {
+            **os.environ,
+            "MLFLOW_TRACKING_URI": self.tracking_uri,
+            "STATE_DIR": str(self.state_dir),
+        }
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "models",
+                "train",
+                "--synthetic",
+                str(matches),
+                "--seed",
+                str(seed),
+                "--features-dir",
+                str(features_dir or self.features_dir),
+            ],
+            cwd=REPO,
+            env=env,
+            check=True,
+            capture_output=True,
+            timeout=300,
+        )
+
+    def match_ids(self) -> list[str]:
+        frame = pd.read_parquet(self.features_dir / MATCHES_FILE)
+        ids = frame.index if "match_id" not in frame.columns else frame["match_id"]
+        return [str(i) for i in ids]
+
+
+@pytest.fixture(scope="module")
+def trained_registry(tmp_path_factory: pytest.TempPathFactory) -> TrainedRegistry:
+    root = tmp_path_factory.mktemp("registry")
+    registry = TrainedRegistry(
+        tracking_uri=f"sqlite:///{root / 'mlflow.db'}",
+        state_dir=root / "state",
+        features_dir=root / "features",
+    )
+    registry.train(seed=0)
+    return registry
+
+
+@pytest.fixture
+def worker_settings(isolated_settings: Settings, trained_registry: TrainedRegistry) -> Settings:
+    # A fresh object, not model_copy: cached derived values must follow the new fields.
+    return Settings(
+        **{
+            **isolated_settings.model_dump(),
+            "mlflow_tracking_uri": trained_registry.tracking_uri,
+            "features_dir": trained_registry.features_dir,
+            "web_port": free_port(),
+            "model_poll_seconds": 1.0,
+            "features_poll_seconds": 1.0,
+            "topic_partitions": 4,
+        }
+    )
+
+
+@pytest.fixture
+def worker(
+    stack: RunningStack, worker_settings: Settings, tmp_path: Path
+) -> Iterator[WorkerProcess]:
+    process = WorkerProcess(worker_settings, tmp_path / "worker.log").start()
+    try:
+        process.wait_ready()
+        yield process
+    finally:
+        process.stop()
