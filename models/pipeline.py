@@ -63,7 +63,10 @@ def derive_features(raw: pd.DataFrame) -> np.ndarray:
     """(N, len(DERIVED_FEATURES)) floats from a frame with ``MODEL_INPUT_COLUMNS``."""
 
     def col(name: str) -> np.ndarray:
-        return pd.to_numeric(raw[name], errors="coerce").to_numpy(dtype=np.float64)
+        values = raw[name]
+        if values.dtype == object:  # numeric frames (serving, training) skip the parse
+            values = pd.to_numeric(values, errors="coerce")
+        return values.to_numpy(dtype=np.float64, na_value=np.nan)
 
     neutral = np.clip(col("neutral"), 0.0, 1.0)
     gap = rating_gap(col("home_elo"), col("away_elo"), neutral)

@@ -27,7 +27,7 @@ from mlflow.exceptions import MlflowException
 from pydantic import BaseModel, ConfigDict, Field
 
 from models.feature_spec import OUTCOMES
-from models.pyfunc_model import coerce_model_input
+from models.pyfunc_model import example_input
 
 log = structlog.get_logger(__name__)
 
@@ -180,10 +180,14 @@ class LoadedModel:
     def __init__(self, ref: ModelRef, pyfunc: mlflow.pyfunc.PyFuncModel) -> None:
         self.ref = ref
         self.pyfunc = pyfunc
+        # The hot path calls the model's own predict, which coerces and checks its input
+        # (coerce_model_input) itself; MLflow's signature enforcement around it costs
+        # more than the model on a micro-batch, so it runs once, in load_model.
+        self._python_model = pyfunc.unwrap_python_model()
 
     def predict(self, frame: pd.DataFrame) -> pd.DataFrame:
         """Columns ``OUTCOMES`` (home, draw, away), one row per input row, rows sum to 1."""
-        result = self.pyfunc.predict(coerce_model_input(frame))
+        result = self._python_model.predict(None, frame)
         return result[list(OUTCOMES)]
 
     def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:
@@ -202,5 +206,13 @@ def load_model(ref: ModelRef, tracking_uri: str | None = None) -> LoadedModel:
     except (MlflowException, OSError) as exc:
         raise RegistryError(
             f"cannot load {ref.name} version {ref.version}: {_one_line(exc)}"
+        ) from exc
+    try:
+        # Once per load, through MLflow's signature enforcement: a version whose logged
+        # signature disagrees with the serving columns fails here, not on live events.
+        pyfunc.predict(example_input())
+    except Exception as exc:
+        raise RegistryError(
+            f"{ref.name} version {ref.version} rejects the serving input: {_one_line(exc)}"
         ) from exc
     return LoadedModel(ref, pyfunc)

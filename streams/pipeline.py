@@ -14,7 +14,12 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 import structlog
-from aiokafka.errors import KafkaError
+from aiokafka.errors import (
+    KafkaConnectionError,
+    KafkaError,
+    KafkaTimeoutError,
+    NodeNotReadyError,
+)
 
 from schemas import DeadLetter, DeadLetterError, Livescore, MatchRequest, Prediction, Trigger
 from streams.dead_letters import dead_letter
@@ -32,6 +37,16 @@ log = structlog.get_logger(__name__)
 # (key, value) -> a future that resolves when the broker acknowledged the record
 Sender = Callable[[bytes | None, bytes], Awaitable[Awaitable[Any]]]
 RETRY_BACKOFF_SECONDS = (0.5, 1.0, 2.0, 5.0)
+
+
+def _retriable(error: BaseException) -> bool:
+    """Broker unavailability is waited out; a record the broker refuses for good is not."""
+    cause = error.__cause__ if error.__cause__ is not None else error
+    if isinstance(cause, KafkaError):
+        return bool(getattr(cause, "retriable", False)) or isinstance(
+            cause, KafkaConnectionError | KafkaTimeoutError | NodeNotReadyError
+        )
+    return isinstance(cause, OSError | asyncio.TimeoutError)
 
 
 class Pipeline:
@@ -210,19 +225,28 @@ class Pipeline:
         pending = records
         attempt = 0
         while pending:
-            futures = [await send(key, value) for send, key, value in pending]
-            results = await asyncio.gather(*futures, return_exceptions=True)
+            results: list[object] = []
+            for send, key, value in pending:
+                try:
+                    results.append(await send(key, value))
+                except Exception as exc:  # faust wraps broker errors in its own type
+                    results.append(exc)
+            waiting = [r for r in results if not isinstance(r, BaseException)]
+            acked = iter(await asyncio.gather(*waiting, return_exceptions=True))
+            outcomes = [r if isinstance(r, BaseException) else next(acked) for r in results]
             failed = [
                 rec
-                for rec, res in zip(pending, results, strict=True)
-                if isinstance(res, BaseException)
+                for rec, out in zip(pending, outcomes, strict=True)
+                if isinstance(out, BaseException)
             ]
             if failed:
-                error = next(r for r in results if isinstance(r, BaseException))
-                if not isinstance(error, KafkaError | OSError | asyncio.TimeoutError):
+                error = next(o for o in outcomes if isinstance(o, BaseException))
+                if not _retriable(error):
                     raise error
                 delay = RETRY_BACKOFF_SECONDS[min(attempt, len(RETRY_BACKOFF_SECONDS) - 1)]
-                log.warning("produce_failed", records=len(failed), retry_in=delay, error=str(error))
+                log.warning(
+                    "produce_failed", records=len(failed), retry_in=delay, error=repr(error)
+                )
                 await asyncio.sleep(delay)
                 attempt += 1
             pending = failed

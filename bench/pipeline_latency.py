@@ -1,0 +1,174 @@
+"""Throughput and latency of one worker on the real local stack.
+
+    .venv/bin/python -m bench.pipeline_latency [--backlog 30000] [--rates 1000] [--seconds 20]
+
+1. Sustained rate: a backlog of livescore events is produced first, then one worker starts
+   and drains it; events/s is measured between the first and the last prediction's Kafka
+   timestamps (worker start-up is outside the window).
+2. Latency at steady rates: events are produced at each fixed rate; the latency of each
+   prediction is its Kafka timestamp (when the worker produced it) minus the event's
+   ``ts`` (stamped by the producer at send time). Same machine, same clock.
+Prints one table. Absolute numbers depend on the machine: compare within one run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import numpy as np
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+from streams.settings import Settings
+from streams.stack.local_stack import LocalStack
+from tests.harness import REPO, WorkerProcess, free_port
+
+
+def train(root: Path) -> Settings:
+    uri = f"sqlite:///{root / 'mlflow.db'}"
+    subprocess.run(
+        [sys.executable, "-m", "models", "train", "--synthetic", "1500",
+         "--features-dir", str(root / "features")],
+        cwd=REPO, check=True, capture_output=True,
+        env={**os.environ, "MLFLOW_TRACKING_URI": uri, "STATE_DIR": str(root / "state")},
+    )  # fmt: skip
+    run = uuid.uuid4().hex[:8]
+    return Settings(
+        mlflow_tracking_uri=uri,
+        features_dir=root / "features",
+        state_dir=root / "state",
+        livescores_topic=f"bench{run}-livescores",
+        match_requests_topic=f"bench{run}-match-requests",
+        predictions_topic=f"bench{run}-predictions",
+        predictions_dlq_topic=f"bench{run}-dlq",
+        consumer_group=f"bench{run}",
+        redis_key_prefix=f"bench{run}:",
+        web_port=free_port(),
+    )
+
+
+def event(match: int, seq: int) -> tuple[bytes, bytes]:
+    match_id = f"bench-{match}"
+    body = {
+        "match_id": match_id, "seq": seq, "ts": dt.datetime.now(dt.UTC).isoformat(),
+        "status": "live", "minute": min(seq, 90), "home_goals": seq % 3, "away_goals": seq % 2,
+        "home_team": f"Team {match % 40}", "away_team": f"Team {(match + 7) % 40}",
+    }  # fmt: skip
+    return match_id.encode(), json.dumps(body).encode()
+
+
+async def produce_backlog(settings: Settings, count: int) -> None:
+    producer = AIOKafkaProducer(
+        bootstrap_servers=settings.kafka_bootstrap_servers, linger_ms=5, acks=1
+    )
+    await producer.start()
+    try:
+        for i in range(count):
+            key, value = event(i % 500, i // 500)
+            await producer.send(settings.livescores_topic, value, key=key)
+        await producer.flush()
+    finally:
+        await producer.stop()
+
+
+async def produce_at_rate(settings: Settings, rate: int, seconds: float, seq_base: int) -> int:
+    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap_servers, acks=1)
+    await producer.start()
+    sent = 0
+    started = time.monotonic()
+    try:
+        while (elapsed := time.monotonic() - started) < seconds:
+            due = int(elapsed * rate)
+            while sent < due:
+                key, value = event(sent % 500, seq_base + sent // 500)
+                await producer.send(settings.livescores_topic, value, key=key)
+                sent += 1
+            await asyncio.sleep(0.002)
+        await producer.flush()
+    finally:
+        await producer.stop()
+    return sent
+
+
+async def read_predictions(settings: Settings, expected: int, timeout: float) -> list[tuple[float, float]]:
+    """(kafka timestamp s, event ts s) of each prediction, until ``expected`` arrived."""
+    consumer = AIOKafkaConsumer(
+        settings.predictions_topic, bootstrap_servers=settings.kafka_bootstrap_servers,
+        auto_offset_reset="earliest", group_id=None, enable_auto_commit=False,
+        max_partition_fetch_bytes=4 << 20,
+    )  # fmt: skip
+    await consumer.start()
+    out: list[tuple[float, float]] = []
+    deadline = time.monotonic() + timeout
+    try:
+        while len(out) < expected and time.monotonic() < deadline:
+            batch = await consumer.getmany(timeout_ms=500, max_records=5000)
+            for messages in batch.values():
+                for m in messages:
+                    body = json.loads(m.value)
+                    event_ts = dt.datetime.fromisoformat(body["event_ts"]).timestamp()
+                    out.append((m.timestamp / 1000, event_ts))
+    finally:
+        await consumer.stop()
+    return out
+
+
+async def run(args: argparse.Namespace) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        print("training a benchmark model ...", file=sys.stderr)
+        settings = train(root)
+        from streams.topic_admin import ensure_topics
+
+        await ensure_topics(settings)
+        print(f"producing a backlog of {args.backlog:,} events ...", file=sys.stderr)
+        await produce_backlog(settings, args.backlog)
+        worker = WorkerProcess(settings, root / "worker.log").start()
+        try:
+            worker.wait_ready()
+            drained = await read_predictions(settings, args.backlog, timeout=600)
+            stamps = sorted(t for t, _ in drained)
+            rate = (len(stamps) - 1) / (stamps[-1] - stamps[0]) if len(stamps) > 1 else 0.0
+            rows = [("backlog drain", f"{len(stamps):,}", f"{rate:,.0f}", "-", "-")]
+            seq_base = args.backlog // 500 + 1
+            for target in args.rates:
+                print(f"steady {target}/s for {args.seconds}s ...", file=sys.stderr)
+                done = len(stamps)
+                phase_start = time.time()
+                sent = await produce_at_rate(settings, target, args.seconds, seq_base)
+                seq_base += sent // 500 + 1
+                got = await read_predictions(settings, done + sent, timeout=120)
+                # Partitions arrive interleaved: pick this phase's events by their send time.
+                fresh = [(k, e) for k, e in got if e >= phase_start]
+                latency = np.array([kafka_ts - event_ts for kafka_ts, event_ts in fresh]) * 1000
+                stamps = sorted(t for t, _ in got)
+                rows.append((f"steady {target}/s", f"{len(fresh):,}", f"{sent / args.seconds:,.0f}",
+                             f"{np.percentile(latency, 50):.1f}", f"{np.percentile(latency, 99):.1f}"))  # fmt: skip
+        finally:
+            worker.stop()
+    print(f"{'run':<18}{'events':>10}{'events/s':>12}{'p50 ms':>10}{'p99 ms':>10}")
+    for row in rows:
+        print(f"{row[0]:<18}{row[1]:>10}{row[2]:>12}{row[3]:>10}{row[4]:>10}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--backlog", type=int, default=30000)
+    parser.add_argument("--rates", type=int, nargs="+", default=[1000])
+    parser.add_argument("--seconds", type=float, default=20.0)
+    args = parser.parse_args()
+    LocalStack(Settings()).up()
+    asyncio.run(run(args))
+
+
+if __name__ == "__main__":
+    main()
