@@ -11,7 +11,7 @@ import pytest
 from streams.settings import Settings
 from tests.harness import WorkerProcess, collect, produce
 from tests.integration.conftest import TrainedRegistry
-from tests.integration.test_pipeline_e2e import request
+from tests.integration.test_pipeline_e2e import livescore, request
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
 TOTAL = 3000
@@ -53,3 +53,43 @@ async def test_sigkill_mid_stream_then_restart_answers_everything(
     # At least once: a batch in flight at the kill may be answered twice, never more.
     print(f"\nsigkill restart: {TOTAL} requests, {duplicates} duplicate answers")
     assert max(answered.values()) <= 2
+
+
+async def test_restarted_worker_recovers_match_state_from_the_changelog(
+    worker: WorkerProcess,
+    worker_settings: Settings,
+    trained_registry: TrainedRegistry,
+    tmp_path: Path,
+) -> None:
+    match_id = trained_registry.match_ids()[-7]
+    states = [(0, 0, 0), (30, 1, 0), (75, 2, 1)]
+    events = [livescore(match_id, seq, *state) for seq, state in enumerate(states)]
+    await produce(worker_settings, worker_settings.livescores_topic, events)
+    seen = await collect(
+        worker_settings, worker_settings.predictions_topic, lambda rs: len(rs) >= 3, timeout=30
+    )
+    assert len(seen) == 3
+    await asyncio.sleep(2)  # past the commit interval: the restart must not re-read them
+    worker.kill()
+
+    restarted = WorkerProcess(worker_settings, tmp_path / "worker-restarted.log").start()
+    try:
+        restarted.wait_ready()
+        await produce(
+            worker_settings, worker_settings.match_requests_topic, [request(match_id, "after")]
+        )
+        records = await collect(
+            worker_settings,
+            worker_settings.predictions_topic,
+            lambda rs: any(r["request_id"] == "after" for r in rs),
+            timeout=60,
+        )
+    finally:
+        restarted.stop()
+    answer = next(r for r in records if r["request_id"] == "after")
+    assert (answer["seq"], answer["minute"], answer["home_goals"], answer["away_goals"]) == (
+        2,
+        75,
+        2,
+        1,
+    ), "the request is answered for the state recovered from the changelog"

@@ -1,0 +1,65 @@
+"""Start-up without a model: not ready, says why, retries, and serves once one appears."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from pathlib import Path
+
+import pytest
+
+from streams.settings import Settings
+from tests.conftest import RunningStack
+from tests.harness import WorkerProcess, collect, free_port, http_get, produce
+from tests.integration.conftest import TrainedRegistry
+from tests.integration.test_pipeline_e2e import request
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
+
+
+async def test_worker_without_a_champion_waits_then_serves(
+    stack: RunningStack, isolated_settings: Settings, tmp_path: Path
+) -> None:
+    registry = TrainedRegistry(
+        tracking_uri=f"sqlite:///{tmp_path / 'empty.db'}",
+        state_dir=tmp_path / "registry-state",
+        features_dir=tmp_path / "features",
+    )
+    settings = Settings(
+        **{
+            **isolated_settings.model_dump(),
+            "mlflow_tracking_uri": registry.tracking_uri,
+            "features_dir": registry.features_dir,
+            "web_port": free_port(),
+            "model_poll_seconds": 1.0,
+            "features_poll_seconds": 1.0,
+        }
+    )
+    worker = WorkerProcess(settings, tmp_path / "worker.log").start()
+    try:
+        deadline = time.monotonic() + 60
+        status, body = 0, b""
+        while time.monotonic() < deadline:
+            try:
+                status, body = http_get(f"{worker.base_url}/ready", timeout=3)
+                break
+            except OSError:
+                await asyncio.sleep(0.5)
+        assert status == 503, f"expected 503 before any model exists, got {status} {body!r}"
+        reasons = " ".join(json.loads(body)["reasons"])
+        assert "model: no soccer_clf@champion" in reasons and "features:" in reasons
+
+        registry.train(seed=3)
+        worker.wait_ready(timeout=60)
+        match_id = registry.match_ids()[-1]
+        await produce(settings, settings.match_requests_topic, [request(match_id, "first")])
+        records = await collect(
+            settings,
+            settings.predictions_topic,
+            lambda rs: any(r["request_id"] == "first" for r in rs),
+            timeout=30,
+        )
+        assert any(r["request_id"] == "first" for r in records)
+    finally:
+        worker.stop()
