@@ -12,7 +12,7 @@ from pathlib import Path
 
 from streams.stack.errors import StackError
 from streams.stack.probes import kafka_ready
-from streams.stack.processes import ManagedProcess, port_is_free, wait_until
+from streams.stack.processes import ManagedProcess, require_free_port
 
 REPO_STACK_DIR = Path(__file__).resolve().parents[2] / "stack" / "kafka"
 POM = REPO_STACK_DIR / "pom.xml"
@@ -181,23 +181,22 @@ class KafkaBroker:
         if java_major_version() < MIN_JAVA:
             raise StackError(f"Kafka 4 needs Java {MIN_JAVA}+, found {java_major_version()}")
         for port in (self.port, self.controller_port):
-            if not port_is_free(self.host, port):
-                raise StackError(
-                    f"port {port} is taken by another process: stop it, or choose other ports "
-                    "with KAFKA_BOOTSTRAP_SERVERS / KAFKA_CONTROLLER_PORT"
-                )
+            require_free_port(
+                self.host,
+                port,
+                "choose other ports with KAFKA_BOOTSTRAP_SERVERS / KAFKA_CONTROLLER_PORT",
+            )
         self.fetch_jars()
         self._write_config()
         self.format_storage()
         self.logs.mkdir(parents=True, exist_ok=True)
-        self.process.spawn(self._java("kafka.Kafka", str(self.config), heap=self.heap))
-        if not wait_until(lambda: self.process.pid() is None or self.ready(), timeout, 0.5):
-            self.process.stop()
-            raise StackError(
-                f"kafka did not answer metadata within {timeout:.0f}s (see {self.logs})"
-            )
-        if (last := self.process.exited_early()) is not None:
-            raise StackError(f"kafka exited during start-up: {last[:200]} (see {self.logs})")
+        self.process.launch(
+            self._java("kafka.Kafka", str(self.config), heap=self.heap),
+            self.ready,
+            timeout,
+            "metadata requests",
+            self.logs,
+        )
         return True
 
     def stop(self) -> bool:

@@ -25,6 +25,12 @@ def port_is_free(host: str, port: int) -> bool:
     return True
 
 
+def require_free_port(host: str, port: int, hint: str) -> None:
+    """StackError unless ``port`` is free; ``hint`` says which setting moves it."""
+    if not port_is_free(host, port):
+        raise StackError(f"port {port} is taken by another process: stop it, or {hint}")
+
+
 def wait_until(check: Callable[[], bool], timeout: float, interval: float = 0.2) -> bool:
     """Poll ``check`` until it is true or ``timeout`` seconds pass."""
     deadline = time.monotonic() + timeout
@@ -104,6 +110,24 @@ class ManagedProcess:
             )
         self.pid_file.write_text(f"{proc.pid} {_start_time(proc.pid)}")
         return proc.pid
+
+    def launch(
+        self,
+        argv: Sequence[str],
+        ready: Callable[[], bool],
+        timeout: float,
+        probe: str,
+        logs: Path,
+    ) -> None:
+        """Spawn ``argv`` and wait until ``ready()``; StackError if it dies or times out."""
+        self.spawn(argv)
+        if not wait_until(lambda: self.pid() is None or ready(), timeout, 0.25):
+            self.stop()
+            raise StackError(
+                f"{self.name} did not answer {probe} within {timeout:.0f}s (see {logs})"
+            )
+        if (last := self.exited_early()) is not None:
+            raise StackError(f"{self.name} exited during start-up: {last[:200]} (see {logs})")
 
     def exited_early(self) -> str | None:
         """If the server died, the tail of its output (for the error message)."""

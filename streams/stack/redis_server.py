@@ -7,7 +7,7 @@ from pathlib import Path
 
 from streams.stack.errors import StackError
 from streams.stack.probes import redis_ready
-from streams.stack.processes import ManagedProcess, port_is_free, wait_until
+from streams.stack.processes import ManagedProcess, require_free_port
 
 LOOPBACK = {"localhost", "127.0.0.1"}
 
@@ -40,13 +40,9 @@ class RedisServer:
                 "redis-server not found: install it (Debian: apt-get update && "
                 "apt-get install redis-server)"
             )
-        if not port_is_free(self.host, self.port):
-            raise StackError(
-                f"port {self.port} is taken by another process: stop it, or set REDIS_URL "
-                "to another port"
-            )
+        require_free_port(self.host, self.port, "set REDIS_URL to another port")
         self.home.mkdir(parents=True, exist_ok=True)
-        self.process.spawn(
+        self.process.launch(
             [
                 binary,
                 "--bind",
@@ -64,13 +60,12 @@ class RedisServer:
                 "no",
                 "--daemonize",
                 "no",
-            ]
+            ],
+            self.ready,
+            timeout,
+            "PING",
+            self.home,
         )
-        if not wait_until(lambda: self.process.pid() is None or self.ready(), timeout):
-            self.process.stop()
-            raise StackError(f"redis-server did not answer PING within {timeout:.0f}s")
-        if (last := self.process.exited_early()) is not None:
-            raise StackError(f"redis-server exited during start-up: {last[:200]}")
         return True
 
     def stop(self) -> bool:
