@@ -13,6 +13,7 @@ import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
+import numpy as np
 import structlog
 from aiokafka.errors import (
     KafkaConnectionError,
@@ -21,7 +22,15 @@ from aiokafka.errors import (
     NodeNotReadyError,
 )
 
-from schemas import DeadLetter, DeadLetterError, Livescore, MatchRequest, Prediction, Trigger
+from schemas import (
+    DeadLetter,
+    DeadLetterError,
+    Livescore,
+    MatchRequest,
+    ModelRef,
+    Prediction,
+    Trigger,
+)
 from streams.dead_letters import dead_letter
 from streams.decode import decode
 from streams.enrich import Job, model_frame, resolve_fixture
@@ -167,8 +176,12 @@ class Pipeline:
 
     @staticmethod
     def _prediction(
-        job, probabilities, ref, features_version: str, read_at
-    ) -> Prediction:  # internal helper, types follow Job
+        job: Job,
+        probabilities: np.ndarray,
+        ref: ModelRef,
+        features_version: str,
+        read_at: dt.datetime,
+    ) -> Prediction:
         if isinstance(job.record, Livescore):
             return Prediction.for_livescore(
                 job.record, probabilities, model=ref, features_version=features_version
