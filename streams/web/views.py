@@ -1,21 +1,43 @@
-"""JSON and text views: /health, /ready, /metrics, /model, /predictions/{match_id}."""
+"""The contract's HTTP paths: /, /status.json, /health, /ready, /metrics, /model,
+/predictions/{match_id} and POST /model/reload."""
 
 from __future__ import annotations
 
-import json
-from typing import Any
+from importlib import resources
 
 import faust
 from faust.web import Request, Response, View
 
+from streams.consumer_lag import ConsumerLag
 from streams.pipeline import Pipeline
 from streams.readiness import not_ready_reasons
+from streams.status import Throughput, model_status, status_report
+from streams.web.auth import check_bearer
 
 PROMETHEUS_TEXT = "text/plain; version=0.0.4"
+STATUS_PAGE = resources.files("streams.web").joinpath("status_page.html").read_text("utf-8")
+NO_STORE = {"Cache-Control": "no-store"}
 
 
-def register_views(app: faust.App, pipeline: Pipeline) -> None:
-    """Attach the contract's HTTP paths to ``app``."""
+def register_views(
+    app: faust.App, pipeline: Pipeline, throughput: Throughput, lag: ConsumerLag
+) -> None:
+    """Attach the contract's HTTP paths to ``app`` (whose ``/`` must be free: see driver)."""
+
+    @app.page("/")
+    class StatusPage(View):
+        async def get(self, request: Request) -> Response:
+            return self.html(STATUS_PAGE, headers=dict(NO_STORE))
+
+    @app.page("/status.json")
+    class StatusJson(View):
+        async def get(self, request: Request) -> Response:
+            report = await status_report(pipeline, throughput, lag)
+            return self.bytes(
+                report.model_dump_json().encode(),
+                content_type="application/json",
+                headers=dict(NO_STORE),
+            )
 
     @app.page("/health")
     class Health(View):
@@ -50,23 +72,16 @@ def register_views(app: faust.App, pipeline: Pipeline) -> None:
                 return self.json({"error": f"no prediction for {match_id!r}"}, status=404)
             return self.bytes(stored, content_type="application/json")
 
-
-def model_status(pipeline: Pipeline) -> dict[str, Any]:
-    """The serving model and the challenger, as /model and the status page show them."""
-    server = pipeline.models
-    serving = server.current
-    body: dict[str, Any] = {
-        "serving": None,
-        "challenger": json.loads(server.challenger.model_dump_json())
-        if server.challenger
-        else None,
-        "last_checked": server.last_checked.isoformat() if server.last_checked else None,
-        "last_error": server.last_error,
-    }
-    if serving is not None:
-        body["serving"] = {
-            **json.loads(serving.ref.model_dump_json()),
-            "loaded_at": serving.loaded_at.isoformat(),
-        }
-        body.update(body["serving"])  # contract: name, version, alias, run_id, loaded_at at top
-    return body
+    @app.page("/model/reload")
+    class ReloadModel(View):
+        async def post(self, request: Request) -> Response:
+            refusal = check_bearer(
+                request.headers.get("Authorization"), pipeline.settings.admin_token
+            )
+            if refusal is not None:
+                headers = {"WWW-Authenticate": "Bearer"} if refusal.status == 401 else None
+                return self.json({"error": refusal.reason}, status=refusal.status, headers=headers)
+            swapped = await pipeline.models.refresh()
+            body = {"swapped": swapped, **model_status(pipeline)}
+            # The old model keeps serving when the registry fails; say so with a 503.
+            return self.json(body, status=503 if pipeline.models.last_error else 200)
