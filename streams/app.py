@@ -14,15 +14,20 @@ import faust
 import structlog
 
 from streams.agents import register_agents
+from streams.consumer_lag import ConsumerLag
 from streams.features.store import FeatureStore
 from streams.latest_store import LatestStore
 from streams.metrics import Metrics
 from streams.model_registry import registry_loader, registry_resolver, warm_frame
+from streams.model_server import ModelServer
 from streams.pipeline import Pipeline, Sender
 from streams.settings import Settings
+from streams.status import Throughput
+from streams.web.driver import ServiceApp
 from streams.web.views import register_views
 
 log = structlog.get_logger(__name__)
+LAG_POLL_SECONDS = 2.0
 
 
 @dataclass(frozen=True)
@@ -47,7 +52,7 @@ def _sender(app: faust.App, topic: str) -> Sender:
 
 def create_app(settings: Settings) -> Service:
     """A fully wired worker app for ``settings`` (nothing connects until it starts)."""
-    app = faust.App(
+    app = ServiceApp(  # a faust.App whose "/" is our status page
         settings.consumer_group,
         broker=[
             f"kafka://{server.strip()}" for server in settings.kafka_bootstrap_servers.split(",")
@@ -89,8 +94,6 @@ def create_app(settings: Settings) -> Service:
     metrics = Metrics()
     features = FeatureStore(settings.features_dir, metrics)
     latest = LatestStore(settings.redis_url, settings.prediction_ttl_seconds, metrics)
-    from streams.model_server import ModelServer
-
     models = ModelServer(
         resolve=registry_resolver(settings),
         load=registry_loader(settings),
@@ -110,7 +113,14 @@ def create_app(settings: Settings) -> Service:
     )
 
     register_agents(app, pipeline, livescores_topic, match_requests_topic)
-    register_views(app, pipeline)
+    throughput = Throughput(pipeline)
+    lag = ConsumerLag(
+        app,
+        (settings.livescores_topic, settings.match_requests_topic),
+        settings.kafka_bootstrap_servers,
+        metrics,
+    )
+    register_views(app, pipeline, throughput, lag)
 
     @app.task
     async def watch_feature_tables() -> None:
@@ -123,5 +133,13 @@ def create_app(settings: Settings) -> Service:
     @app.task
     async def flush_parked_redis_writes() -> None:
         await latest.keep_flushing()
+
+    @app.task
+    async def measure_consumer_lag() -> None:
+        await lag.run(LAG_POLL_SECONDS)
+
+    @app.task
+    async def sample_throughput() -> None:
+        await throughput.run(1.0)
 
     return Service(app=app, pipeline=pipeline)
