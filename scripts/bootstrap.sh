@@ -15,6 +15,7 @@ declare -A PACKAGES=(
   [mvn]=maven
   [docker-compose]=docker-compose
   [promtool]=prometheus
+  [chromium]=chromium  # the status-page test drives a headless Chromium
 )
 missing=()
 for cmd in "${!PACKAGES[@]}"; do
