@@ -3,6 +3,8 @@
     python -m streams demo            # the whole thing on embedded defaults
     python -m streams stack up|down|status|fetch
     python -m streams worker          # the Faust worker (consumes, predicts, serves HTTP)
+    python -m streams replay --synthetic 20 --speed 60    # matches as livescores events
+    python -m streams request --match-id ID              # ask for one prediction
 
 Every failure a person can fix ends as one ``error: ...`` line and exit status 2.
 """
@@ -15,6 +17,9 @@ from collections.abc import Callable, Sequence
 
 from pydantic import ValidationError
 
+from streams.commands import CommandError
+from streams.commands import replay as replay_command
+from streams.commands import request as request_command
 from streams.settings import Settings
 from streams.stack.errors import StackError
 from streams.stack.local_stack import ComponentStatus, LocalStack
@@ -87,6 +92,9 @@ def build_parser() -> OneLineParser:
 
     demo = commands.add_parser("demo", help="run everything on embedded defaults")
     demo.set_defaults(handler=_demo)
+
+    replay_command.add_parser(commands)
+    request_command.add_parser(commands)
     return parser
 
 
@@ -102,6 +110,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: bad setting {field}: {first['msg']}", file=sys.stderr)
     except StackError as exc:
         print(f"error: {exc}", file=sys.stderr)
+    except CommandError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

@@ -1,0 +1,86 @@
+"""The Kafka side of the commands: topics, a producer, and a reader of new outputs."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.errors import KafkaError
+from aiokafka.structs import TopicPartition
+
+from streams.commands import CommandError
+from streams.settings import Settings
+from streams.topic_admin import ensure_topics
+
+CONNECT_TIMEOUT_SECONDS = 20.0
+
+
+async def ensure_service_topics(settings: Settings) -> None:
+    """Create the service's topics (as the worker would) so nothing is auto-created with
+    the broker's default partition count; fail in one line when Kafka does not answer."""
+    try:
+        await asyncio.wait_for(ensure_topics(settings, retry_seconds=1.0), CONNECT_TIMEOUT_SECONDS)
+    except TimeoutError:
+        raise CommandError(
+            f"kafka: no answer from {settings.kafka_bootstrap_servers} within "
+            f"{CONNECT_TIMEOUT_SECONDS:.0f}s (start it with: python -m streams stack up)"
+        ) from None
+
+
+@asynccontextmanager
+async def producer(settings: Settings) -> AsyncIterator[AIOKafkaProducer]:
+    client = AIOKafkaProducer(
+        bootstrap_servers=settings.kafka_bootstrap_servers, acks="all", linger_ms=5
+    )
+    try:
+        await client.start()
+    except KafkaError as exc:
+        await client.stop()
+        raise CommandError(f"kafka: {settings.kafka_bootstrap_servers}: {exc}") from None
+    try:
+        yield client
+    finally:
+        await client.stop()
+
+
+@asynccontextmanager
+async def new_records(
+    settings: Settings, client: AIOKafkaProducer, topics: list[str]
+) -> AsyncIterator[AsyncIterator[tuple[str, dict[str, Any]]]]:
+    """Records written to ``topics`` from now on, as (topic, JSON value).
+
+    Positions are pinned at the log end before this yields, so an answer produced right
+    after (to a request sent inside the block) cannot be missed, and nothing older is read.
+    """
+    partitions = [
+        TopicPartition(topic, p) for topic in topics for p in await client.partitions_for(topic)
+    ]
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        group_id=None,
+        enable_auto_commit=False,
+    )
+    await consumer.start()
+    try:
+        consumer.assign(partitions)
+        await consumer.seek_to_end(*partitions)
+        for tp in partitions:
+            await consumer.position(tp)  # resolves the end offset now, not at first fetch
+
+        async def records() -> AsyncIterator[tuple[str, dict[str, Any]]]:
+            while True:
+                batch = await consumer.getmany(timeout_ms=200)
+                for tp, messages in batch.items():
+                    for message in messages:
+                        try:
+                            yield tp.topic, json.loads(message.value)
+                        except (TypeError, ValueError):
+                            continue  # not ours to judge: other producers share the topic
+
+        yield records()
+    finally:
+        await consumer.stop()
