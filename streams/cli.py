@@ -18,6 +18,7 @@ from collections.abc import Callable, Sequence
 from pydantic import ValidationError
 
 from streams.commands import CommandError
+from streams.commands import demo as demo_command
 from streams.commands import replay as replay_command
 from streams.commands import request as request_command
 from streams.settings import Settings
@@ -45,13 +46,6 @@ def _stack(args: argparse.Namespace, settings: Settings) -> int:
         print(status.line())
     if args.action == "status":
         return 0 if all(s.ready for s in statuses) else 1
-    return 0
-
-
-def _demo(args: argparse.Namespace, settings: Settings) -> int:
-    """Bring the local stack up and report it; the pipeline joins as it is built."""
-    for status in LocalStack(settings).up():
-        print(status.line())
     return 0
 
 
@@ -90,9 +84,7 @@ def build_parser() -> OneLineParser:
     worker = commands.add_parser("worker", help="run the Faust worker (consume, predict, serve)")
     worker.set_defaults(handler=_worker)
 
-    demo = commands.add_parser("demo", help="run everything on embedded defaults")
-    demo.set_defaults(handler=_demo)
-
+    demo_command.add_parser(commands)
     replay_command.add_parser(commands)
     request_command.add_parser(commands)
     return parser
