@@ -30,7 +30,7 @@ from typing import Any, TextIO
 
 from streams.commands import CommandError
 from streams.commands.args import positive_float, positive_int
-from streams.commands.kafka_io import ensure_service_topics, new_records, producer
+from streams.commands.kafka_io import ensure_service_topics, new_records, producer, quiet_logging
 from streams.commands.show import prediction_line
 from streams.replay import ReplayMatch, schedule, select_matches
 from streams.settings import Settings
@@ -248,6 +248,7 @@ async def main(
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
+    quiet_logging()
     ensure_stack(settings)
     ensure_champion(settings)
     proc, log_path = start_worker(settings)

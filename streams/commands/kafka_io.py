@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -13,22 +12,30 @@ from aiokafka.errors import KafkaError
 from aiokafka.structs import TopicPartition
 
 from streams.commands import CommandError
+from streams.logs import configure_logging
 from streams.settings import Settings
+from streams.stack.probes import kafka_answers_metadata
 from streams.topic_admin import ensure_topics
 
-CONNECT_TIMEOUT_SECONDS = 20.0
+CONNECT_TIMEOUT_SECONDS = 5.0
+
+
+def quiet_logging() -> None:
+    """Commands talk on stdout/stderr themselves: only warnings and worse from the rest,
+    and those on stderr, never mixed into a command's output."""
+    configure_logging("WARNING")
 
 
 async def ensure_service_topics(settings: Settings) -> None:
     """Create the service's topics (as the worker would) so nothing is auto-created with
     the broker's default partition count; fail in one line when Kafka does not answer."""
-    try:
-        await asyncio.wait_for(ensure_topics(settings, retry_seconds=1.0), CONNECT_TIMEOUT_SECONDS)
-    except TimeoutError:
+    # Probe first: the admin client would retry and log every refused connection.
+    if not await kafka_answers_metadata(settings.kafka_bootstrap_servers, CONNECT_TIMEOUT_SECONDS):
         raise CommandError(
             f"kafka: no answer from {settings.kafka_bootstrap_servers} within "
             f"{CONNECT_TIMEOUT_SECONDS:.0f}s (start it with: python -m streams stack up)"
-        ) from None
+        )
+    await ensure_topics(settings, retry_seconds=1.0)
 
 
 @asynccontextmanager

@@ -24,7 +24,7 @@ from typing import Any
 from models.data import DataError, load_results
 from streams.commands import CommandError
 from streams.commands.args import iso_date, non_negative_float, positive_float, positive_int
-from streams.commands.kafka_io import ensure_service_topics, producer
+from streams.commands.kafka_io import ensure_service_topics, producer, quiet_logging
 from streams.replay import ReplayMatch, ScheduledEvent, schedule, select_matches
 from streams.settings import Settings
 
@@ -117,6 +117,7 @@ async def publish(
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
+    quiet_logging()
     matches = load_matches(args)
     events = schedule(
         matches,

@@ -23,7 +23,7 @@ from pydantic import ValidationError
 from schemas import MatchRequest
 from streams.commands import CommandError
 from streams.commands.args import iso_date, positive_float
-from streams.commands.kafka_io import ensure_service_topics, new_records, producer
+from streams.commands.kafka_io import ensure_service_topics, new_records, producer, quiet_logging
 from streams.commands.show import prediction_line
 from streams.settings import Settings
 
@@ -97,6 +97,7 @@ async def ask(settings: Settings, request: MatchRequest, timeout: float) -> tupl
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
+    quiet_logging()
     request = build_request(args)
     topic, record = asyncio.run(ask(settings, request, args.timeout))
     if topic == settings.predictions_dlq_topic:
