@@ -19,10 +19,16 @@ lint: setup ## ruff lint and format check
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 
+bench: setup ## all benchmarks side by side in one table (not in CI; minutes, noisy on 2 cores)
+	@$(PY) -c "import celery, quixstreams" 2>/dev/null || $(PY) -m pip install -q -e ".[dev,bench]"
+	@test -x /usr/lib/rabbitmq/bin/rabbitmq-server || (apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends rabbitmq-server)
+	$(PY) -m bench
+
 stack-up: setup ## start the local Kafka and Redis
 	$(PY) -m streams stack up
 
 stack-down: ## stop the local Kafka and Redis
 	$(PY) -m streams stack down
 
-.PHONY: help setup demo test lint stack-up stack-down
+.PHONY: help setup demo test lint bench stack-up stack-down

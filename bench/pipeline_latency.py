@@ -99,7 +99,9 @@ async def produce_at_rate(settings: Settings, rate: int, seconds: float, seq_bas
     return sent
 
 
-async def read_predictions(settings: Settings, expected: int, timeout: float) -> list[tuple[float, float]]:
+async def read_predictions(
+    settings: Settings, expected: int, timeout: float
+) -> list[tuple[float, float]]:
     """(kafka timestamp s, event ts s) of each prediction, until ``expected`` arrived."""
     consumer = AIOKafkaConsumer(
         settings.predictions_topic, bootstrap_servers=settings.kafka_bootstrap_servers,
@@ -151,8 +153,11 @@ async def run(args: argparse.Namespace) -> None:
                 fresh = [(k, e) for k, e in got if e >= phase_start]
                 latency = np.array([kafka_ts - event_ts for kafka_ts, event_ts in fresh]) * 1000
                 stamps = sorted(t for t, _ in got)
-                rows.append((f"steady {target}/s", f"{len(fresh):,}", f"{sent / args.seconds:,.0f}",
-                             f"{np.percentile(latency, 50):.1f}", f"{np.percentile(latency, 99):.1f}"))  # fmt: skip
+                p50, p99 = np.percentile(latency, 50), np.percentile(latency, 99)
+                rows.append(
+                    (f"steady {target}/s", f"{len(fresh):,}", f"{sent / args.seconds:,.0f}",
+                     f"{p50:.1f}", f"{p99:.1f}")
+                )  # fmt: skip
         finally:
             worker.stop()
     print(f"{'run':<18}{'events':>10}{'events/s':>12}{'p50 ms':>10}{'p99 ms':>10}")

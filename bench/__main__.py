@@ -1,0 +1,140 @@
+"""All benchmarks in one run, one table: ``.venv/bin/python -m bench`` (or ``make bench``).
+
+    .venv/bin/python -m bench [--quick] [--only ceiling pipeline unbatched quix celery]
+
+Side by side on one machine in one run, so the ratios are what to read (absolute numbers
+move with the machine's load):
+  ceiling     a bare aiokafka consume-and-produce loop, no work, same topics and sizes
+  pipeline    one Faust worker: backlog drain, then p50/p99 at steady 100/1,000/5,000 ev/s
+  unbatched   the same worker with BATCH_SIZE=1 (one predict per event)
+  quix        the same flow on Quix Streams, one message at a time
+  celery      the replaced design: one Celery task per event, RabbitMQ broker, Redis results
+The local Kafka and Redis are started when they are not running; RabbitMQ is started
+privately on a free port and stopped at the end. Needs the ``bench`` extra:
+``.venv/bin/pip install -e '.[bench]'`` and ``apt-get install rabbitmq-server``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import os
+import platform
+import sys
+import tempfile
+from pathlib import Path
+
+import structlog
+
+from bench import designs
+from bench.pipeline_latency import train
+from bench.report import Row, table, target_lines, targets
+from bench.workload import fresh_topics, payload_sizes
+from streams.settings import Settings
+from streams.stack.local_stack import LocalStack
+
+ALL = ("ceiling", "pipeline", "unbatched", "quix", "celery")
+PIPELINE = "faust worker (BATCH_SIZE=256)"
+UNBATCHED = "faust worker (BATCH_SIZE=1)"
+
+
+def _cpu() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown cpu"
+
+
+async def run(args: argparse.Namespace) -> list[Row]:
+    scale = 0.2 if args.quick else 1.0
+    rows: list[Row] = []
+    with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
+        root = Path(tmp)
+        print("[bench] training a benchmark model ...", file=sys.stderr, flush=True)
+        base = train(root)
+
+        def n(count: int) -> int:
+            return max(500, int(count * scale))
+
+        async def attempt(name: str, coro) -> None:  # any coroutine of rows
+            try:
+                found = await coro
+                found = found if isinstance(found, list) else [found]
+                rows.extend(found)
+                for row in found:  # as it comes, so a later hang or failure loses nothing
+                    print(f"[bench] {row}", file=sys.stderr, flush=True)
+            except Exception as exc:  # one design failing must not lose the others' numbers
+                print(f"[bench] {name} failed: {type(exc).__name__}: {exc}", file=sys.stderr)
+                rows.append(Row(name, 0, 0.0, note=f"failed: {type(exc).__name__}: {exc}"[:80]))
+
+        if "ceiling" in args.only:
+            await attempt("ceiling", designs.ceiling(fresh_topics(base, "ceil"), n(60000), root))
+        if "pipeline" in args.only:
+            await attempt(
+                PIPELINE,
+                designs.faust_worker(
+                    fresh_topics(base, "faust"), n(30000), root, args.rates, args.seconds, PIPELINE
+                ),
+            )
+        if "unbatched" in args.only:
+            plain = fresh_topics(base, "unbatched")
+            unbatched = Settings(**{**plain.model_dump(), "batch_size": 1})
+            await attempt(
+                UNBATCHED,
+                designs.faust_worker(
+                    unbatched, n(5000), root, args.unbatched_rates, args.seconds, UNBATCHED
+                ),
+            )
+        if "quix" in args.only:
+            await attempt("quix", designs.quix(fresh_topics(base, "quix"), n(5000), root))
+        if "celery" in args.only:
+            await attempt(
+                "celery",
+                designs.celery(fresh_topics(base, "celery"), n(2000), root, args.concurrency),
+            )
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", nargs="+", choices=ALL, default=list(ALL))
+    parser.add_argument("--quick", action="store_true", help="a fifth of the events (smoke run)")
+    parser.add_argument("--rates", type=int, nargs="+", default=[100, 1000, 5000])
+    parser.add_argument("--unbatched-rates", type=int, nargs="*", default=[1000])
+    parser.add_argument("--seconds", type=float, default=15.0, help="length of each steady rate")
+    parser.add_argument("--concurrency", type=int, default=os.cpu_count() or 2)
+    args = parser.parse_args()
+    # The service's log lines (topics created, ...) go to stderr: stdout is the table.
+    structlog.configure(logger_factory=structlog.PrintLoggerFactory(sys.stderr))
+    LocalStack(Settings()).up()
+    rows = asyncio.run(run(args))
+
+    sizes = payload_sizes()
+    rate_of = {r.name: r.rate for r in rows}
+    ceiling = rate_of.get("ceiling: bare aiokafka loop")
+    print(
+        f"\nbench: {dt.datetime.now().astimezone():%Y-%m-%d %H:%M %Z}, {os.cpu_count()} cores "
+        f"({_cpu()}), Python {platform.python_version()}; event {sizes[0]} B -> output "
+        f"{sizes[1]} B; command: {' '.join(['python -m bench', *sys.argv[1:]])}\n"
+    )
+    print(table(rows, ceiling))
+    found = targets(
+        rows,
+        {
+            "pipeline": f"{PIPELINE}: drain",
+            "ceiling": "ceiling: bare aiokafka loop",
+            "celery": next((r.name for r in rows if r.name.startswith("celery")), "celery"),
+            "quix": "quix streams (per message)",
+            "steady_1000": f"{PIPELINE}: steady 1,000/s",
+        },
+    )
+    print("\ntargets (issue 6):")
+    print(target_lines(found))
+
+
+if __name__ == "__main__":
+    main()

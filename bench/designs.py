@@ -1,0 +1,210 @@
+"""One runner per design: produce a backlog, start the design, read its outputs, stop it.
+
+Each runner gets its own topics (``bench.workload.fresh_topics``), runs the design as a
+child process so the benchmark's own reading does not share its interpreter, and returns
+``bench.report.Row``s. Rates are drains of a backlog produced before the design started.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from bench.pipeline_latency import event, produce_at_rate, produce_backlog, read_predictions
+from bench.rabbitmq import RabbitMQ
+from bench.report import Row
+from bench.workload import (
+    drain_rate,
+    payload_sizes,
+    percentiles_ms,
+    read_stamps,
+)
+from streams.settings import Settings
+from streams.topic_admin import ensure_topics
+from tests.harness import REPO, WorkerProcess, settings_env
+
+
+def _say(message: str) -> None:
+    print(f"[bench] {message}", file=sys.stderr, flush=True)
+
+
+class Child:
+    """A design under test as a child process, its output in ``log``."""
+
+    def __init__(self, argv: list[str], env: dict[str, str], log: Path) -> None:
+        self._log = log.open("ab")
+        self.log = log
+        self.proc = subprocess.Popen(
+            argv, cwd=REPO, env={**os.environ, **env}, stdout=self._log, stderr=subprocess.STDOUT
+        )
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
+        self._log.close()
+
+
+def _predicted_at(body: bytes | str) -> float:
+    return dt.datetime.fromisoformat(json.loads(body)["predicted_at"]).timestamp()
+
+
+async def _drain_outputs(
+    settings: Settings, count: int, timeout: float
+) -> list[tuple[float, bytes]]:
+    got = await read_stamps(
+        settings.kafka_bootstrap_servers, settings.predictions_topic, count, timeout
+    )
+    if len(got) < count:
+        raise RuntimeError(f"only {len(got)} of {count} outputs within {timeout:.0f}s")
+    return got
+
+
+async def ceiling(settings: Settings, count: int, root: Path) -> Row:
+    """The bare aiokafka relay over the same topics and record sizes."""
+    await ensure_topics(settings)
+    await produce_backlog(settings, count)
+    _, out_size = payload_sizes()
+    _say(f"ceiling: bare aiokafka relay draining {count:,} events")
+    child = Child(
+        [sys.executable, "-m", "bench.ceiling", "--bootstrap", settings.kafka_bootstrap_servers,
+         "--source", settings.livescores_topic, "--sink", settings.predictions_topic,
+         "--group", settings.consumer_group, "--body-size", str(out_size)],
+        {}, root / "ceiling.log",
+    )  # fmt: skip
+    try:
+        got = await _drain_outputs(settings, count, timeout=300)
+    finally:
+        child.stop()
+    return Row("ceiling: bare aiokafka loop", len(got), drain_rate([t for t, _ in got]))
+
+
+async def faust_worker(
+    settings: Settings, count: int, root: Path, rates: list[int], seconds: float, label: str
+) -> list[Row]:
+    """The real worker (``python -m streams worker``): a drain, then steady rates."""
+    await ensure_topics(settings)
+    await produce_backlog(settings, count)
+    _say(f"{label}: draining {count:,} events")
+    worker = WorkerProcess(settings, root / f"{settings.consumer_group}.log").start()
+    rows = []
+    try:
+        worker.wait_ready(timeout=180)
+        got = await read_predictions(settings, count, timeout=600)
+        if len(got) < count:
+            raise RuntimeError(f"{label}: only {len(got)} of {count} predictions")
+        rows.append(Row(f"{label}: drain", len(got), drain_rate([t for t, _ in got])))
+        done, seq_base = len(got), count // 500 + 1
+        for rate in rates:
+            _say(f"{label}: steady {rate:,}/s for {seconds:.0f}s")
+            phase_start = time.time()
+            sent = await produce_at_rate(settings, rate, seconds, seq_base)
+            seq_base += sent // 500 + 1
+            got = await read_predictions(settings, done + sent, timeout=180)
+            done = len(got)
+            # Partitions arrive interleaved: this phase's events are those sent after it began.
+            fresh = [k - e for k, e in got if e >= phase_start]
+            p50, p99 = percentiles_ms(fresh)
+            rows.append(Row(f"{label}: steady {rate:,}/s", len(fresh), sent / seconds, p50, p99))
+    finally:
+        worker.stop()
+    return rows
+
+
+async def quix(settings: Settings, count: int, root: Path) -> Row:
+    """The Quix Streams version (``bench.quix_peer``), one message at a time."""
+    await ensure_topics(settings)
+    await produce_backlog(settings, count)
+    _say(f"quix streams: draining {count:,} events")
+    child = Child(
+        [sys.executable, "-m", "bench.quix_peer"], settings_env(settings), root / "quix.log"
+    )
+    try:
+        got = await _drain_outputs(settings, count, timeout=600)
+    finally:
+        child.stop()
+    # Quix stamps outputs with the input's timestamp, so read when each was made instead.
+    return Row(
+        "quix streams (per message)", len(got), drain_rate([_predicted_at(v) for _, v in got])
+    )
+
+
+async def _task_results(redis_url: str, task_ids: list[str], timeout: float) -> list[str]:
+    """The return values of ``task_ids`` read straight from Celery's Redis result keys.
+
+    Polled with MGET rather than through Celery's result API, whose native join hung in
+    this setup; the keys are Celery's documented ``celery-task-meta-<id>``.
+    """
+    import redis
+
+    client = redis.Redis.from_url(redis_url)
+    found: dict[str, str] = {}
+    deadline = time.monotonic() + timeout
+    try:
+        while len(found) < len(task_ids) and time.monotonic() < deadline:
+            waiting = [t for t in task_ids if t not in found]
+            for start in range(0, len(waiting), 1000):
+                chunk = waiting[start : start + 1000]
+                values = client.mget([f"celery-task-meta-{t}" for t in chunk])
+                for task_id, raw in zip(chunk, values, strict=True):
+                    if raw is not None:
+                        meta = json.loads(raw)
+                        if meta["status"] != "SUCCESS":
+                            raise RuntimeError(f"task {task_id}: {meta['status']} {meta['result']}")
+                        found[task_id] = meta["result"]
+            await asyncio.sleep(0.5)
+    finally:
+        client.close()
+    if len(found) < len(task_ids):
+        raise RuntimeError(f"only {len(found)} of {len(task_ids)} tasks done in {timeout:.0f}s")
+    return [found[t] for t in task_ids]
+
+
+async def celery(settings: Settings, count: int, root: Path, concurrency: int) -> Row:
+    """The Celery design: ``count`` tasks queued in RabbitMQ, then a worker drains them."""
+    from bench.celery_tasks import app, predict_event
+
+    broker = RabbitMQ(root / "rabbitmq")
+    _say("celery: starting a private RabbitMQ node")
+    broker.start()
+    worker = None
+    try:
+        app.conf.update(broker_url=broker.url, result_backend=settings.redis_url)
+        queue = f"{settings.consumer_group}-tasks"
+        task_ids = []
+        for i in range(count):
+            key, value = event(i % 500, i // 500)
+            sent = predict_event.apply_async((key.decode(), value.decode()), queue=queue)
+            task_ids.append(sent.id)
+        _say(f"celery: draining {count:,} tasks (prefork x{concurrency})")
+        env = {
+            **settings_env(settings),
+            "BENCH_CELERY_BROKER": broker.url,
+            "BENCH_CELERY_BACKEND": settings.redis_url,
+        }
+        worker = Child(
+            [sys.executable, "-m", "celery", "-A", "bench.celery_tasks", "worker", "-Q", queue,
+             "--concurrency", str(concurrency), "--pool", "prefork", "--loglevel", "WARNING",
+             "--without-gossip", "--without-mingle", "--without-heartbeat"],
+            env, root / "celery.log",
+        )  # fmt: skip
+        answers = await _task_results(settings.redis_url, task_ids, timeout=900)
+    finally:
+        if worker is not None:
+            worker.stop()
+        broker.stop()
+    return Row(
+        f"celery + rabbitmq (prefork x{concurrency})",
+        len(answers),
+        drain_rate([_predicted_at(a) for a in answers]),
+    )

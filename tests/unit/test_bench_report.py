@@ -1,0 +1,76 @@
+"""The benchmark's arithmetic and table: rates, percentiles, targets (no broker needed)."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from bench.report import Row, table, target_lines, targets
+from bench.workload import drain_rate, payload_sizes, percentiles_ms, sample_prediction
+
+NAMES = {
+    "pipeline": "pipe: drain",
+    "ceiling": "ceiling",
+    "celery": "celery",
+    "quix": "quix",
+    "steady_1000": "pipe: steady 1,000/s",
+}
+
+
+def test_drain_rate_counts_intervals_between_first_and_last_output() -> None:
+    assert drain_rate([10.0, 10.5, 11.0]) == pytest.approx(2.0)
+    assert drain_rate([3.0, 1.0, 2.0]) == pytest.approx(1.0), "order does not matter"
+    assert drain_rate([5.0]) == 0.0 and drain_rate([]) == 0.0
+    assert drain_rate([5.0, 5.0]) == 0.0, "no time span, no rate"
+
+
+def test_percentiles_are_in_milliseconds() -> None:
+    p50, p99 = percentiles_ms([0.010] * 99 + [0.500])
+    assert p50 == pytest.approx(10.0) and 10.0 < p99 <= 500.0
+    assert all(math.isnan(v) for v in percentiles_ms([]))
+
+
+def test_the_ceiling_writes_records_the_size_of_a_real_prediction() -> None:
+    event_size, output_size = payload_sizes()
+    assert 100 < event_size < output_size < 1024
+    assert sample_prediction(b'{"match_id":"m","seq":1,"ts":"2024-06-14T19:00:00Z",'
+                             b'"status":"live","minute":3,"home_goals":0,"away_goals":0}'
+                             ).startswith(b'{"match_id":"m"')  # fmt: skip
+
+
+def test_targets_met_and_missed() -> None:
+    rows = [
+        Row("ceiling", 1000, 4000.0),
+        Row("pipe: drain", 1000, 3000.0),
+        Row("pipe: steady 1,000/s", 1000, 1000.0, 30.0, 120.0),
+        Row("celery", 100, 200.0),
+        Row("quix", 100, 3500.0),
+    ]
+    found = {t.text: t for t in targets(rows, NAMES)}
+    assert found[">= 50% of the bare ceiling"].met is True
+    assert found[">= 50% of the bare ceiling"].measured == "75%"
+    assert found[">= 10x the Celery design"].met is True
+    assert found[">= 10x the Celery design"].measured == "15.0x"
+    assert found["ahead of Quix Streams"].met is False
+    assert found["p99 < 100 ms at 1,000 events/s"].met is False
+    assert "MISSED" in target_lines(list(found.values()))
+
+
+def test_targets_not_measured_when_a_design_failed() -> None:
+    rows = [Row("pipe: drain", 1000, 3000.0), Row("celery", 0, 0.0, note="failed: X")]
+    found = targets(rows, NAMES)
+    assert [t.met for t in found] == [None, None, None, None]
+    assert "n/a" in target_lines(found)
+
+
+def test_table_shows_drains_against_the_ceiling_and_latency_for_steady_rates() -> None:
+    text = table(
+        [Row("ceiling", 1000, 4000.0), Row("pipe: steady 1,000/s", 900, 1000.0, 12.34, 56.78)],
+        ceiling=4000.0,
+    )
+    lines = text.splitlines()
+    assert lines[0].split()[:3] == ["run", "events", "events/s"]
+    assert "4,000" in lines[2] and "100%" in lines[2]
+    assert "12.3" in lines[3] and "56.8" in lines[3] and "%" not in lines[3]
+    assert all(line == line.rstrip() for line in lines)
