@@ -1,0 +1,94 @@
+"""``python -m streams demo`` end to end: it trains, serves, replays, prints, stops on Ctrl-C."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from streams.settings import Settings
+from tests.conftest import RunningStack
+from tests.harness import REPO, free_port, http_get, settings_env
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]
+PREDICTION = re.compile(r"^\S+\s+(\d+' (live|halftime|finished))\s+\d+-\d+\s+H\s+[\d.]+%.* v1$")
+
+
+def test_demo_runs_and_stops_cleanly_on_ctrl_c(stack: RunningStack, tmp_path: Path) -> None:
+    tid = uuid.uuid4().hex[:10]
+    # A registry with no champion yet: the demo must train one itself.
+    settings = Settings(
+        kafka_bootstrap_servers=stack.bootstrap,
+        redis_url=stack.redis_url,
+        livescores_topic=f"t{tid}-livescores",
+        match_requests_topic=f"t{tid}-match-requests",
+        predictions_topic=f"t{tid}-predictions",
+        predictions_dlq_topic=f"t{tid}-predictions-dlq",
+        consumer_group=f"t{tid}",
+        redis_key_prefix=f"t{tid}:",
+        state_dir=tmp_path / "state",
+        features_dir=tmp_path / "features",
+        mlflow_tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}",
+        web_port=free_port(),
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streams", "demo", "--matches", "3", "--speed", "600"],
+        cwd=REPO,
+        env={**os.environ, **settings_env(settings), "PYTHONUNBUFFERED": "1"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    lines: list[str] = []
+    done = threading.Event()
+
+    def read() -> None:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            lines.append(line.rstrip("\n"))
+            if "tournament replayed" in line:
+                done.set()
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    try:
+        assert done.wait(180), "demo never finished its replay:\n" + "\n".join(lines)
+        url = f"http://127.0.0.1:{settings.web_port}/"
+        assert any(url in line for line in lines), "the status page address is printed"
+        status, body = http_get(url)
+        assert status == 200 and b"SoccerPredict Stream" in body, "the worker serves the page"
+
+        proc.send_signal(signal.SIGINT)
+        code = proc.wait(60)
+        reader.join(10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
+
+    output = "\n".join(lines)
+    assert code == 0, output
+    assert "Traceback" not in output
+    assert "model: none yet; training" in output
+    predictions = [line for line in lines if PREDICTION.match(line)]
+    assert len(predictions) >= 3 * 4, output  # at least kick-off, half- and full time, per match
+    assert sum("finished" in line for line in predictions) == 3
+    assert "python -m streams stack down" in output.splitlines()[-1]
+    # The worker is gone with the demo: nothing answers on its port any more.
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            http_get(url, timeout=1)
+        except OSError:
+            break
+        time.sleep(0.5)
+    else:
+        raise AssertionError("the worker still serves after the demo stopped")
