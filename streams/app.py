@@ -66,6 +66,14 @@ def create_app(settings: Settings) -> Service:
         broker_heartbeat_interval=max(1.0, settings.kafka_session_timeout_seconds / 5),
         broker_commit_interval=1.0,
         producer_acks=-1,
+        # Throughput knobs measured with `python -m bench` (drain of one worker on 2 cores,
+        # median of 3 interleaved runs: 2,962 -> 3,734 events/s, p99 at 1,000/s unchanged
+        # within noise). Linger lets the per-record changelog and prediction sends share
+        # produce requests (at most 5 ms added); bigger fetches and stream buffer keep
+        # micro-batches full, so the per-batch costs (predict call, acks, Redis) amortise.
+        producer_linger=0.005,
+        consumer_max_fetch_size=4 * 1024 * 1024,
+        stream_buffer_maxsize=16384,
         web_port=settings.web_port,
         web_bind=settings.web_host,
         web_enabled=True,
