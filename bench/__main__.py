@@ -35,8 +35,8 @@ from streams.settings import Settings
 from streams.stack.local_stack import LocalStack
 
 ALL = ("ceiling", "pipeline", "unbatched", "quix", "celery")
-PIPELINE = "faust worker (BATCH_SIZE=256)"
-UNBATCHED = "faust worker (BATCH_SIZE=1)"
+PIPELINE = "pipeline (1 faust worker)"
+UNBATCHED = "pipeline, batching off"
 
 
 def _cpu() -> str:
@@ -91,10 +91,10 @@ async def run(args: argparse.Namespace) -> list[Row]:
             )
         if "quix" in args.only:
             await attempt("quix", designs.quix(fresh_topics(base, "quix"), n(5000), root))
-        if "celery" in args.only:
+        for concurrency in args.concurrency if "celery" in args.only else []:
             await attempt(
-                "celery",
-                designs.celery(fresh_topics(base, "celery"), n(2000), root, args.concurrency),
+                f"celery x{concurrency}",
+                designs.celery(fresh_topics(base, "celery"), n(2000), root, concurrency),
             )
     return rows
 
@@ -104,9 +104,15 @@ def main() -> None:
     parser.add_argument("--only", nargs="+", choices=ALL, default=list(ALL))
     parser.add_argument("--quick", action="store_true", help="a fifth of the events (smoke run)")
     parser.add_argument("--rates", type=int, nargs="+", default=[100, 1000, 5000])
-    parser.add_argument("--unbatched-rates", type=int, nargs="*", default=[1000])
+    parser.add_argument("--unbatched-rates", type=int, nargs="*", default=[100])
     parser.add_argument("--seconds", type=float, default=15.0, help="length of each steady rate")
-    parser.add_argument("--concurrency", type=int, default=os.cpu_count() or 2)
+    parser.add_argument(
+        "--concurrency",
+        type=int,
+        nargs="+",
+        default=[os.cpu_count() or 2, 1],
+        help="Celery prefork sizes to run; the fastest is the one the target compares with",
+    )
     args = parser.parse_args()
     # The service's log lines (topics created, ...) go to stderr: stdout is the table.
     structlog.configure(logger_factory=structlog.PrintLoggerFactory(sys.stderr))
@@ -127,9 +133,9 @@ def main() -> None:
         {
             "pipeline": f"{PIPELINE}: drain",
             "ceiling": "ceiling: bare aiokafka loop",
-            "celery": next((r.name for r in rows if r.name.startswith("celery")), "celery"),
-            "quix": "quix streams (per message)",
-            "steady_1000": f"{PIPELINE}: steady 1,000/s",
+            "celery": "celery",
+            "quix": "quix streams, per message",
+            "steady_1000": f"{PIPELINE} @ 1,000/s",
         },
     )
     print("\ntargets (issue 6):")

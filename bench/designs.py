@@ -103,7 +103,8 @@ async def faust_worker(
         got = await read_predictions(settings, count, timeout=600)
         if len(got) < count:
             raise RuntimeError(f"{label}: only {len(got)} of {count} predictions")
-        rows.append(Row(f"{label}: drain", len(got), drain_rate([t for t, _ in got])))
+        note = f"BATCH_SIZE={settings.batch_size}"
+        rows.append(Row(f"{label}: drain", len(got), drain_rate([t for t, _ in got]), note=note))
         done, seq_base = len(got), count // 500 + 1
         for rate in rates:
             _say(f"{label}: steady {rate:,}/s for {seconds:.0f}s")
@@ -115,7 +116,7 @@ async def faust_worker(
             # Partitions arrive interleaved: this phase's events are those sent after it began.
             fresh = [k - e for k, e in got if e >= phase_start]
             p50, p99 = percentiles_ms(fresh)
-            rows.append(Row(f"{label}: steady {rate:,}/s", len(fresh), sent / seconds, p50, p99))
+            rows.append(Row(f"{label} @ {rate:,}/s", len(fresh), sent / seconds, p50, p99, note))
     finally:
         worker.stop()
     return rows
@@ -135,7 +136,7 @@ async def quix(settings: Settings, count: int, root: Path) -> Row:
         child.stop()
     # Quix stamps outputs with the input's timestamp, so read when each was made instead.
     return Row(
-        "quix streams (per message)", len(got), drain_rate([_predicted_at(v) for _, v in got])
+        "quix streams, per message", len(got), drain_rate([_predicted_at(v) for _, v in got])
     )
 
 
@@ -204,7 +205,8 @@ async def celery(settings: Settings, count: int, root: Path, concurrency: int) -
             worker.stop()
         broker.stop()
     return Row(
-        f"celery + rabbitmq (prefork x{concurrency})",
+        f"celery + rabbitmq, prefork x{concurrency}",
         len(answers),
         drain_rate([_predicted_at(a) for a in answers]),
+        note="one task per event",
     )

@@ -44,14 +44,15 @@ def test_targets_met_and_missed() -> None:
         Row("ceiling", 1000, 4000.0),
         Row("pipe: drain", 1000, 3000.0),
         Row("pipe: steady 1,000/s", 1000, 1000.0, 30.0, 120.0),
-        Row("celery", 100, 200.0),
+        Row("celery x1", 100, 120.0),
+        Row("celery x2", 100, 200.0),
         Row("quix", 100, 3500.0),
     ]
     found = {t.text: t for t in targets(rows, NAMES)}
     assert found[">= 50% of the bare ceiling"].met is True
     assert found[">= 50% of the bare ceiling"].measured == "75%"
     assert found[">= 10x the Celery design"].met is True
-    assert found[">= 10x the Celery design"].measured == "15.0x"
+    assert found[">= 10x the Celery design"].measured == "15.0x", "against the fastest pool"
     assert found["ahead of Quix Streams"].met is False
     assert found["p99 < 100 ms at 1,000 events/s"].met is False
     assert "MISSED" in target_lines(list(found.values()))
