@@ -173,20 +173,25 @@ async def _task_results(redis_url: str, task_ids: list[str], timeout: float) -> 
 
 async def celery(settings: Settings, count: int, root: Path, concurrency: int) -> Row:
     """The Celery design: ``count`` tasks queued in RabbitMQ, then a worker drains them."""
-    from bench.celery_tasks import app, predict_event
+    from celery import Celery
 
     broker = RabbitMQ(root / "rabbitmq")
     _say("celery: starting a private RabbitMQ node")
     broker.start()
     worker = None
     try:
-        app.conf.update(broker_url=broker.url, result_backend=settings.redis_url)
+        # A client app of its own per run: Celery caches broker connections per app, and
+        # every run has its own RabbitMQ node.
+        client = Celery("bench-client", broker=broker.url)
         queue = f"{settings.consumer_group}-tasks"
         task_ids = []
         for i in range(count):
             key, value = event(i % 500, i // 500)
-            sent = predict_event.apply_async((key.decode(), value.decode()), queue=queue)
+            sent = client.send_task(
+                "bench.predict_event", (key.decode(), value.decode()), queue=queue
+            )
             task_ids.append(sent.id)
+        client.close()
         _say(f"celery: draining {count:,} tasks (prefork x{concurrency})")
         env = {
             **settings_env(settings),

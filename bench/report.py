@@ -39,7 +39,7 @@ def table(rows: Sequence[Row], ceiling: float | None) -> str:
     for row in rows:
         drain = math.isnan(row.p50_ms)
         share = "-"
-        if drain and ceiling:
+        if drain and ceiling and row.rate > 0:
             share = (
                 f"{row.rate / ceiling:.1%}"
                 if row.rate < 0.1 * ceiling
