@@ -132,6 +132,14 @@ def create_app(settings: Settings) -> Service:
     register_views(app, pipeline, throughput, lag)
 
     @app.task
+    async def widen_changelog_buffer() -> None:
+        # A batch writes up to BATCH_SIZE table keys at once; past 100 pending changelog
+        # records Faust's ProducerBuffer throttles the consumer per message and logs a
+        # warning, which every full batch tripped. Room for a few batches keeps that
+        # flow control for a real produce backlog. (Set here: the producer exists now.)
+        app.producer.buffer.max_messages = max(100, 4 * settings.batch_size)
+
+    @app.task
     async def watch_feature_tables() -> None:
         await features.watch(settings.features_poll_seconds)
 
