@@ -23,14 +23,16 @@ import os
 import platform
 import sys
 import tempfile
+from collections.abc import Coroutine
 from pathlib import Path
+from typing import Any
 
 import structlog
 
 from bench import designs
 from bench.pipeline_latency import train
 from bench.report import Row, table, target_lines, targets
-from bench.workload import fresh_topics, payload_sizes
+from bench.workload import drop_topics, fresh_topics, payload_sizes
 from streams.settings import Settings
 from streams.stack.local_stack import LocalStack
 
@@ -60,7 +62,9 @@ async def run(args: argparse.Namespace) -> list[Row]:
         def n(count: int) -> int:
             return max(500, int(count * scale))
 
-        async def attempt(name: str, coro) -> None:  # any coroutine of rows
+        async def attempt(
+            name: str, coro: Coroutine[Any, Any, Row | list[Row]], settings: Settings
+        ) -> None:
             try:
                 found = await coro
                 found = found if isinstance(found, list) else [found]
@@ -70,15 +74,18 @@ async def run(args: argparse.Namespace) -> list[Row]:
             except Exception as exc:  # one design failing must not lose the others' numbers
                 print(f"[bench] {name} failed: {type(exc).__name__}: {exc}", file=sys.stderr)
                 rows.append(Row(name, 0, 0.0, note=f"failed: {type(exc).__name__}: {exc}"[:80]))
+            finally:
+                await drop_topics(settings.kafka_bootstrap_servers, settings.consumer_group)
 
         if "ceiling" in args.only:
-            await attempt("ceiling", designs.ceiling(fresh_topics(base, "ceil"), n(60000), root))
+            ceiling = fresh_topics(base, "ceil")
+            await attempt("ceiling", designs.ceiling(ceiling, n(60000), root), ceiling)
         if "pipeline" in args.only:
+            faust = fresh_topics(base, "faust")
             await attempt(
                 PIPELINE,
-                designs.faust_worker(
-                    fresh_topics(base, "faust"), n(30000), root, args.rates, args.seconds, PIPELINE
-                ),
+                designs.faust_worker(faust, n(30000), root, args.rates, args.seconds, PIPELINE),
+                faust,
             )
         if "unbatched" in args.only:
             plain = fresh_topics(base, "unbatched")
@@ -88,13 +95,17 @@ async def run(args: argparse.Namespace) -> list[Row]:
                 designs.faust_worker(
                     unbatched, n(5000), root, args.unbatched_rates, args.seconds, UNBATCHED
                 ),
+                unbatched,
             )
         if "quix" in args.only:
-            await attempt("quix", designs.quix(fresh_topics(base, "quix"), n(5000), root))
+            quix = fresh_topics(base, "quix")
+            await attempt("quix", designs.quix(quix, n(5000), root), quix)
         for concurrency in args.concurrency if "celery" in args.only else []:
+            celery = fresh_topics(base, "celery")
             await attempt(
                 f"celery x{concurrency}",
-                designs.celery(fresh_topics(base, "celery"), n(2000), root, concurrency),
+                designs.celery(celery, n(2000), root, concurrency),
+                celery,
             )
     return rows
 
