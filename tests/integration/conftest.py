@@ -33,7 +33,7 @@ class TrainedRegistry:
             "MLFLOW_TRACKING_URI": self.tracking_uri,
             "STATE_DIR": str(self.state_dir),
         }
-        subprocess.run(
+        result = subprocess.run(
             [
                 sys.executable,
                 "-m",
@@ -48,10 +48,12 @@ class TrainedRegistry:
             ],
             cwd=REPO,
             env=env,
-            check=True,
+            check=False,
             capture_output=True,
             timeout=300,
         )
+        if result.returncode != 0:
+            raise AssertionError(f"training failed: {result.stderr[-2000:]}")
 
     def match_ids(self) -> list[str]:
         frame = pd.read_parquet(self.features_dir / MATCHES_FILE)

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from models.registry import client as registry_client
 from streams.settings import Settings
 from tests.conftest import RunningStack
 from tests.harness import WorkerProcess, collect, free_port, http_get, produce
@@ -36,6 +37,9 @@ async def test_worker_without_a_champion_waits_then_serves(
             "features_poll_seconds": 1.0,
         }
     )
+    # An empty registry that exists, as after `mlflow server` first starts: creating the
+    # SQLite schema while the worker polls it would be a race of the test's own making.
+    registry_client(registry.tracking_uri).search_registered_models()
     worker = WorkerProcess(settings, tmp_path / "worker.log").start()
     try:
         deadline = time.monotonic() + 60
