@@ -9,36 +9,19 @@ import subprocess
 import sys
 import threading
 import time
-import uuid
-from pathlib import Path
 
 import pytest
 
 from streams.settings import Settings
-from tests.conftest import RunningStack
 from tests.harness import REPO, free_port, http_get, settings_env
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]
 PREDICTION = re.compile(r"^\S+\s+(\d+' (live|halftime|finished))\s+\d+-\d+\s+H\s+[\d.]+%.* v1$")
 
 
-def test_demo_runs_and_stops_cleanly_on_ctrl_c(stack: RunningStack, tmp_path: Path) -> None:
-    tid = uuid.uuid4().hex[:10]
-    # A registry with no champion yet: the demo must train one itself.
-    settings = Settings(
-        kafka_bootstrap_servers=stack.bootstrap,
-        redis_url=stack.redis_url,
-        livescores_topic=f"t{tid}-livescores",
-        match_requests_topic=f"t{tid}-match-requests",
-        predictions_topic=f"t{tid}-predictions",
-        predictions_dlq_topic=f"t{tid}-predictions-dlq",
-        consumer_group=f"t{tid}",
-        redis_key_prefix=f"t{tid}:",
-        state_dir=tmp_path / "state",
-        features_dir=tmp_path / "features",
-        mlflow_tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}",
-        web_port=free_port(),
-    )
+def test_demo_runs_and_stops_cleanly_on_ctrl_c(isolated_settings: Settings) -> None:
+    # A registry with no champion yet (the test's own SQLite file): the demo must train one.
+    settings = Settings(**{**isolated_settings.model_dump(), "web_port": free_port()})
     proc = subprocess.Popen(
         [sys.executable, "-m", "streams", "demo", "--matches", "3", "--speed", "600"],
         cwd=REPO,
