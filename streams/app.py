@@ -15,8 +15,10 @@ import structlog
 
 from streams.agents import register_agents
 from streams.consumer_lag import ConsumerLag
+from streams.faust_patches import apply_faust_patches
 from streams.features.store import FeatureStore
 from streams.latest_store import LatestStore
+from streams.logs import logging_dict
 from streams.metrics import Metrics
 from streams.model_registry import registry_loader, registry_resolver, warm_frame
 from streams.model_server import ModelServer
@@ -50,42 +52,10 @@ def _sender(app: faust.App, topic: str) -> Sender:
     return send
 
 
-#: How long the broker may hold a fetch that has no new records (Faust hard-codes 1.5 s).
-FETCH_MAX_WAIT_MS = 50
-
-
-def _bound_fetch_wait() -> None:
-    """Make Faust's worker consumer ask for short fetch waits.
-
-    aiokafka keeps one fetch in flight per broker and leaves out partitions whose records
-    are still buffered. Under steady load the livescores partitions often are, so the
-    next fetch names only idle partitions (match-requests) and the broker holds it for
-    ``fetch_max_wait_ms``: livescores then arrive in bursts ~1.5 s late, a lag that
-    persisted for the rest of a 30 s run at 1,000 events/s. Faust offers no setting for
-    it, so the created consumer is adjusted before it starts (it reads the value then).
-    """
-    from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
-
-    create = getattr(AIOKafkaConsumerThread, "_create_worker_consumer", None)
-    if create is None:  # another Faust version: keep its default and say so
-        log.warning("fetch_wait_not_bounded", reason="no AIOKafkaConsumerThread hook")
-        return
-    if getattr(create, "_bounded", False):
-        return
-
-    def create_bounded(self, transport):  # type: ignore[no-untyped-def]  # Faust's signature
-        consumer = create(self, transport)
-        consumer._fetch_max_wait_ms = FETCH_MAX_WAIT_MS
-        return consumer
-
-    create_bounded._bounded = True  # type: ignore[attr-defined]  # marks the wrapper
-    AIOKafkaConsumerThread._create_worker_consumer = create_bounded  # type: ignore[method-assign]
-
-
-def create_app(settings: Settings) -> Service:
-    """A fully wired worker app for ``settings`` (nothing connects until it starts)."""
-    _bound_fetch_wait()
-    app = ServiceApp(  # a faust.App whose "/" is our status page
+def tuned_app(settings: Settings) -> ServiceApp:
+    """The worker's Faust app, configured and tuned, with nothing registered on it yet."""
+    apply_faust_patches()
+    return ServiceApp(  # a faust.App whose "/" is our status page
         settings.consumer_group,
         broker=[
             f"kafka://{server.strip()}" for server in settings.kafka_bootstrap_servers.split(",")
@@ -115,13 +85,18 @@ def create_app(settings: Settings) -> Service:
         datadir=str(settings.state_dir / "faust"),
         autodiscover=False,
     )
-    topic_options = {
-        "partitions": settings.topic_partitions,
-        "key_type": bytes,
-        "value_type": bytes,
-    }
-    livescores_topic = app.topic(settings.livescores_topic, **topic_options)
-    match_requests_topic = app.topic(settings.match_requests_topic, **topic_options)
+
+
+def input_topic(app: faust.App, name: str, settings: Settings) -> faust.TopicT:
+    """An input topic as the agents read it: raw bytes, the service's partition count."""
+    return app.topic(name, partitions=settings.topic_partitions, key_type=bytes, value_type=bytes)
+
+
+def create_app(settings: Settings) -> Service:
+    """A fully wired worker app for ``settings`` (nothing connects until it starts)."""
+    app = tuned_app(settings)
+    livescores_topic = input_topic(app, settings.livescores_topic, settings)
+    match_requests_topic = input_topic(app, settings.match_requests_topic, settings)
     # Keyed by match_id like the inputs; use_partitioner sends each key's changelog to the
     # partition its events use, so the worker that owns a match also owns its state.
     match_to_state = app.Table(
@@ -193,3 +168,14 @@ def create_app(settings: Settings) -> Service:
         await throughput.run(1.0)
 
     return Service(app=app, pipeline=pipeline)
+
+
+def run_worker(app: faust.App, settings: Settings) -> None:
+    """Run ``app`` in a Faust worker until SIGINT/SIGTERM, logging as the service does."""
+    (settings.state_dir / "faust").mkdir(parents=True, exist_ok=True)
+    faust.Worker(
+        app,
+        loglevel=settings.log_level.upper(),
+        logging_config=logging_dict(settings.log_level),
+        quiet=True,
+    ).execute_from_commandline()
