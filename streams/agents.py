@@ -1,7 +1,7 @@
 """The two agents: thin loops that hand micro-batches to the pipeline.
 
-``take_events`` acknowledges a batch's events only after the loop body finished, i.e.
-after every prediction and dead letter of the batch was acknowledged by the broker.
+A batch's events are acknowledged (their offsets may be committed) only after every
+prediction and dead letter of the batch was acknowledged by the broker.
 """
 
 from __future__ import annotations
@@ -22,6 +22,13 @@ Handler = Callable[[list[RawRecord]], Awaitable[None]]
 async def _run_batches(stream: faust.StreamT, pipeline: Pipeline, handle: Handler) -> None:
     settings = pipeline.settings
     async for events in stream.take_events(settings.batch_size, within=settings.batch_wait_seconds):
+        # ``take_events`` acks the batch in a ``finally``, so also when the loop body is
+        # cancelled (shutdown, rebalance) or raises: one extra reference per message,
+        # dropped only once the batch's outputs are acknowledged, turns that ack into a
+        # no-op for an unfinished batch, and its offsets stay uncommitted to be re-read.
+        held = [event.message for event in events]
+        for message in held:
+            message.incref()
         raws = [RawRecord.from_event(event) for event in events]
         try:
             await handle(raws)
@@ -34,6 +41,8 @@ async def _run_batches(stream: faust.StreamT, pipeline: Pipeline, handle: Handle
                 for raw in raws
             ]
             await pipeline.publish_dead_letters(letters)
+        for message in held:
+            message.decref()
 
 
 def register_agents(
