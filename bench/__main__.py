@@ -1,10 +1,11 @@
 """All benchmarks in one run, one table: ``.venv/bin/python -m bench`` (or ``make bench``).
 
-    .venv/bin/python -m bench [--quick] [--only ceiling pipeline unbatched quix celery]
+    .venv/bin/python -m bench [--quick] [--only ceiling floor pipeline unbatched quix celery]
 
 Side by side on one machine in one run, so the ratios are what to read (absolute numbers
 move with the machine's load):
   ceiling     a bare aiokafka consume-and-produce loop, no work, same topics and sizes
+  floor       the worker's own Faust app and micro-batches with no work: Faust's share
   pipeline    one Faust worker: backlog drain, then p50/p99 at steady 100/1,000/5,000 ev/s
   unbatched   the same worker with BATCH_SIZE=1 (one predict per event)
   quix        the same flow on Quix Streams, one message at a time
@@ -32,11 +33,12 @@ import structlog
 from bench import designs
 from bench.pipeline_latency import train
 from bench.report import Row, table, target_lines, targets
-from bench.workload import drop_topics, fresh_topics, payload_sizes
+from bench.workload import fresh_topics, payload_sizes
 from streams.settings import Settings
 from streams.stack.local_stack import LocalStack
+from streams.topic_admin import delete_topics_named
 
-ALL = ("ceiling", "pipeline", "unbatched", "quix", "celery")
+ALL = ("ceiling", "floor", "pipeline", "unbatched", "quix", "celery")
 PIPELINE = "pipeline (1 faust worker)"
 UNBATCHED = "pipeline, batching off"
 
@@ -75,11 +77,14 @@ async def run(args: argparse.Namespace) -> list[Row]:
                 print(f"[bench] {name} failed: {type(exc).__name__}: {exc}", file=sys.stderr)
                 rows.append(Row(name, 0, 0.0, note=f"failed: {type(exc).__name__}: {exc}"[:80]))
             finally:
-                await drop_topics(settings.kafka_bootstrap_servers, settings.consumer_group)
+                await delete_topics_named(settings.kafka_bootstrap_servers, settings.consumer_group)
 
         if "ceiling" in args.only:
             ceiling = fresh_topics(base, "ceil")
             await attempt("ceiling", designs.ceiling(ceiling, n(60000), root), ceiling)
+        if "floor" in args.only:
+            floor = fresh_topics(base, "floor")
+            await attempt("floor", designs.faust_floor(floor, n(30000), root), floor)
         if "pipeline" in args.only:
             faust = fresh_topics(base, "faust")
             await attempt(

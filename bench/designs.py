@@ -89,6 +89,26 @@ async def ceiling(settings: Settings, count: int, root: Path) -> Row:
     return Row("ceiling: bare aiokafka loop", len(got), drain_rate([t for t, _ in got]))
 
 
+async def faust_floor(settings: Settings, count: int, root: Path) -> Row:
+    """The worker's Faust app and batching with no work (``bench.faust_floor``)."""
+    await ensure_topics(settings)
+    await produce_backlog(settings, count)
+    _, out_size = payload_sizes()
+    _say(f"faust floor: no-op agent draining {count:,} events")
+    child = Child(
+        [sys.executable, "-m", "bench.faust_floor", "--body-size", str(out_size)],
+        settings_env(settings),
+        root / "faust_floor.log",
+    )
+    try:
+        got = await _drain_outputs(settings, count, timeout=600)
+    finally:
+        child.stop()
+    return Row(
+        "faust floor: no-op agent", len(got), drain_rate([t for t, _ in got]), note="same app"
+    )
+
+
 async def faust_worker(
     settings: Settings, count: int, root: Path, rates: list[int], seconds: float, label: str
 ) -> list[Row]:

@@ -53,23 +53,13 @@ def _worker(args: argparse.Namespace, settings: Settings) -> int:
     """Run the Faust worker until SIGINT/SIGTERM (``python -m streams worker``)."""
     import asyncio
 
-    import faust
-
-    from streams.app import create_app
-    from streams.logs import configure_logging, logging_dict
+    from streams.app import create_app, run_worker
+    from streams.logs import configure_logging
     from streams.topic_admin import ensure_topics
 
     configure_logging(settings.log_level)
     asyncio.run(ensure_topics(settings))
-    (settings.state_dir / "faust").mkdir(parents=True, exist_ok=True)
-    service = create_app(settings)
-    worker = faust.Worker(
-        service.app,
-        loglevel=settings.log_level.upper(),
-        logging_config=logging_dict(settings.log_level),
-        quiet=True,
-    )
-    worker.execute_from_commandline()
+    run_worker(create_app(settings).app, settings)
     return 0
 
 

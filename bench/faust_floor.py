@@ -1,0 +1,60 @@
+"""Faust's own floor: the worker's Faust app and batching, doing no work.
+
+    .venv/bin/python -m bench.faust_floor --body-size 560   (settings from the environment)
+
+Run by ``python -m bench`` as a child process until it is stopped. The app is built by the
+same ``streams.app.tuned_app`` as the worker (same consumer, producer and stream tuning,
+same Faust fixes), and an agent takes the same micro-batches and answers each event with
+a prediction-sized record, acknowledging the batch only after the broker acknowledged its
+outputs. What separates this row from the bare aiokafka loop is Faust; what separates the
+pipeline from this row is our work (decode, state, enrich, predict, Redis).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+
+import faust
+
+from streams.app import input_topic, run_worker, tuned_app
+from streams.logs import configure_logging
+from streams.settings import Settings
+
+
+def floor_app(settings: Settings, body: bytes) -> faust.App:
+    app = tuned_app(settings)
+    source = input_topic(app, settings.livescores_topic, settings)
+
+    @app.agent(source, name="relay")
+    async def relay(stream: faust.StreamT) -> None:
+        async for events in stream.take_events(
+            settings.batch_size, within=settings.batch_wait_seconds
+        ):
+            acks = [
+                await app.producer.send(
+                    settings.predictions_topic,
+                    event.message.key,
+                    body,
+                    partition=None,
+                    timestamp=None,
+                    headers=None,
+                )
+                for event in events
+            ]
+            await asyncio.gather(*acks)
+
+    return app
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--body-size", type=int, required=True)
+    args = parser.parse_args()
+    settings = Settings()
+    configure_logging(settings.log_level)
+    run_worker(floor_app(settings, b"x" * args.body_size), settings)
+
+
+if __name__ == "__main__":
+    main()
