@@ -16,7 +16,6 @@ from collections.abc import Sequence
 
 import numpy as np
 from aiokafka import AIOKafkaConsumer
-from aiokafka.admin import AIOKafkaAdminClient
 
 from bench.pipeline_latency import event
 from schemas import Livescore, ModelRef, Prediction
@@ -106,20 +105,3 @@ async def read_stamps(
     finally:
         await consumer.stop()
     return out
-
-
-async def drop_topics(bootstrap: str, run: str) -> int:
-    """Delete every topic whose name contains ``run`` (its inputs, outputs, changelogs).
-
-    Thousands of leftover partitions slow a single local broker down, and with it every
-    later run: each design cleans up after itself.
-    """
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        doomed = [t for t in await admin.list_topics() if run in t]
-        if doomed:
-            await admin.delete_topics(doomed)
-        return len(doomed)
-    finally:
-        await admin.close()

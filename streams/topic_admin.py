@@ -81,3 +81,20 @@ async def _create_missing(admin: AIOKafkaAdminClient, settings: Settings) -> lis
             raise
     log.info("topics_created", topics=missing, partitions=settings.topic_partitions)
     return missing
+
+
+async def delete_topics_named(bootstrap: str, part: str) -> int:
+    """Delete every topic whose name contains ``part`` (inputs, outputs, changelogs).
+
+    For tests and benchmarks that make topics per run: thousands of leftover partitions
+    slow a single local broker down, and with it every later run.
+    """
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        doomed = [t for t in await admin.list_topics() if part in t]
+        if doomed:
+            await admin.delete_topics(doomed)
+        return len(doomed)
+    finally:
+        await admin.close()

@@ -7,15 +7,20 @@ as ``python -m streams stack up`` and stops what it started at the end.
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import pytest
 
 from streams.settings import Settings
 from streams.stack.local_stack import LocalStack
 from streams.stack.probes import kafka_ready, redis_ready
+from streams.topic_admin import delete_topics_named
 
 
 @dataclass(frozen=True)
@@ -57,19 +62,41 @@ def test_id() -> str:
     return uuid.uuid4().hex[:10]
 
 
+def own_settings(stack: RunningStack, test_id: str, root: Path, **overrides: Any) -> Settings:
+    """Settings whose topics, consumer group, Redis prefix and state are this test's own."""
+    fields: dict[str, Any] = {
+        "kafka_bootstrap_servers": stack.bootstrap,
+        "redis_url": stack.redis_url,
+        "livescores_topic": f"t{test_id}-livescores",
+        "match_requests_topic": f"t{test_id}-match-requests",
+        "predictions_topic": f"t{test_id}-predictions",
+        "predictions_dlq_topic": f"t{test_id}-predictions-dlq",
+        "consumer_group": f"t{test_id}",
+        "redis_key_prefix": f"t{test_id}:",
+        "state_dir": root / "state",
+        "features_dir": root / "features",
+        "mlflow_tracking_uri": f"sqlite:///{root / 'mlflow.db'}",
+    }
+    return Settings(**(fields | overrides))
+
+
+@contextmanager
+def topics_deleted_after(settings: Settings) -> Iterator[Settings]:
+    """Delete the topics named after ``settings``' consumer group once the block ends.
+
+    Tests make their own topics (and their workers make changelogs); hundreds of
+    leftover partitions made the one local broker, and every later test, slower.
+    """
+    try:
+        yield settings
+    finally:
+        if kafka_ready(settings.kafka_bootstrap_servers):  # a stopped broker: nothing to do
+            asyncio.run(
+                delete_topics_named(settings.kafka_bootstrap_servers, settings.consumer_group)
+            )
+
+
 @pytest.fixture
-def isolated_settings(stack: RunningStack, test_id: str, tmp_path) -> Settings:
-    """Settings whose topics, consumer group, Redis prefix and state belong to this test."""
-    return Settings(
-        kafka_bootstrap_servers=stack.bootstrap,
-        redis_url=stack.redis_url,
-        livescores_topic=f"t{test_id}-livescores",
-        match_requests_topic=f"t{test_id}-match-requests",
-        predictions_topic=f"t{test_id}-predictions",
-        predictions_dlq_topic=f"t{test_id}-predictions-dlq",
-        consumer_group=f"t{test_id}",
-        redis_key_prefix=f"t{test_id}:",
-        state_dir=tmp_path / "state",
-        features_dir=tmp_path / "features",
-        mlflow_tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}",
-    )
+def isolated_settings(stack: RunningStack, test_id: str, tmp_path: Path) -> Iterator[Settings]:
+    with topics_deleted_after(own_settings(stack, test_id, tmp_path)) as settings:
+        yield settings

@@ -15,7 +15,7 @@ import pytest
 from models.synthetic import generate_matches
 from streams.replay import schedule, select_matches
 from streams.settings import Settings
-from tests.conftest import RunningStack
+from tests.conftest import RunningStack, topics_deleted_after
 from tests.harness import REPO, WorkerProcess, collect, settings_env
 from tests.integration.conftest import TrainedRegistry
 from tests.integration.module_worker import module_settings
@@ -50,8 +50,10 @@ async def cli(settings: Settings, *args: str, timeout: float = 90) -> Ran:
 @pytest.fixture(scope="module")
 def cli_settings(
     stack: RunningStack, trained_registry: TrainedRegistry, tmp_path_factory: pytest.TempPathFactory
-) -> Settings:
-    return module_settings(stack, trained_registry, tmp_path_factory.mktemp("ops-cli"))
+) -> Iterator[Settings]:
+    settings = module_settings(stack, trained_registry, tmp_path_factory.mktemp("ops-cli"))
+    with topics_deleted_after(settings):
+        yield settings
 
 
 @pytest.fixture(scope="module")

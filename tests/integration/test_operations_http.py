@@ -18,7 +18,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from models import registry
 from streams.settings import Settings
 from tests.browser import chromium_path, open_page
-from tests.conftest import RunningStack
+from tests.conftest import RunningStack, topics_deleted_after
 from tests.harness import REPO, WorkerProcess, collect, http_get, produce
 from tests.integration.conftest import TrainedRegistry
 from tests.integration.module_worker import module_settings
@@ -32,15 +32,17 @@ ARTIFACTS = REPO / "test-artifacts"
 @pytest.fixture(scope="module")
 def ops_settings(
     stack: RunningStack, trained_registry: TrainedRegistry, tmp_path_factory: pytest.TempPathFactory
-) -> Settings:
+) -> Iterator[Settings]:
     # No alias polling: only POST /model/reload may swap the model in this module.
-    return module_settings(
+    settings = module_settings(
         stack,
         trained_registry,
         tmp_path_factory.mktemp("ops-http"),
         admin_token=TOKEN,
         model_poll_seconds=3600.0,
     )
+    with topics_deleted_after(settings):
+        yield settings
 
 
 @pytest.fixture(scope="module")
