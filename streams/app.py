@@ -17,6 +17,7 @@ from streams.agents import register_agents
 from streams.consumer_lag import ConsumerLag
 from streams.faust_patches import apply_faust_patches
 from streams.features.store import FeatureStore
+from streams.gc_freeze import freeze_when_loaded
 from streams.latest_store import LatestStore
 from streams.logs import logging_dict
 from streams.metrics import Metrics
@@ -162,6 +163,12 @@ def create_app(settings: Settings) -> Service:
     @app.task
     async def measure_consumer_lag() -> None:
         await lag.run(LAG_POLL_SECONDS)
+
+    if settings.gc_freeze:
+
+        @app.task
+        async def freeze_loaded_heap() -> None:
+            await freeze_when_loaded(lambda: models.current, [models.ready, features.ready])
 
     @app.task
     async def sample_throughput() -> None:

@@ -111,6 +111,11 @@ class Settings(BaseSettings):
     )
     kafka_heap: str = Field("512m", description="KAFKA_HEAP: -Xmx of the local broker.")
     log_level: str = Field("INFO", description="LOG_LEVEL of the service's own logs.")
+    gc_freeze: bool = Field(
+        True,
+        description="GC_FREEZE: freeze the loaded heap so full GC passes stay short "
+        "(streams/gc_freeze.py); off only to measure its effect.",
+    )
 
     @field_validator("admin_token")
     @classmethod
