@@ -25,12 +25,11 @@ import time
 import uuid
 from pathlib import Path
 
-import numpy as np
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from streams.settings import Settings
 from streams.stack.local_stack import LocalStack
-from tests.harness import REPO, WorkerProcess, free_port
+from tests.harness import REPO, free_port
 
 
 def train(root: Path) -> Settings:
@@ -125,44 +124,22 @@ async def read_predictions(
 
 
 async def run(args: argparse.Namespace) -> None:
+    # Imported here: bench.designs builds on this module's producers and readers.
+    from bench.designs import faust_worker
+    from bench.report import table
+    from streams.topic_admin import delete_topics_named
+
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         print("training a benchmark model ...", file=sys.stderr)
         settings = train(root)
-        from streams.topic_admin import ensure_topics
-
-        await ensure_topics(settings)
-        print(f"producing a backlog of {args.backlog:,} events ...", file=sys.stderr)
-        await produce_backlog(settings, args.backlog)
-        worker = WorkerProcess(settings, root / "worker.log").start()
         try:
-            worker.wait_ready()
-            drained = await read_predictions(settings, args.backlog, timeout=600)
-            stamps = sorted(t for t, _ in drained)
-            rate = (len(stamps) - 1) / (stamps[-1] - stamps[0]) if len(stamps) > 1 else 0.0
-            rows = [("backlog drain", f"{len(stamps):,}", f"{rate:,.0f}", "-", "-")]
-            seq_base = args.backlog // 500 + 1
-            for target in args.rates:
-                print(f"steady {target}/s for {args.seconds}s ...", file=sys.stderr)
-                done = len(stamps)
-                phase_start = time.time()
-                sent = await produce_at_rate(settings, target, args.seconds, seq_base)
-                seq_base += sent // 500 + 1
-                got = await read_predictions(settings, done + sent, timeout=120)
-                # Partitions arrive interleaved: pick this phase's events by their send time.
-                fresh = [(k, e) for k, e in got if e >= phase_start]
-                latency = np.array([kafka_ts - event_ts for kafka_ts, event_ts in fresh]) * 1000
-                stamps = sorted(t for t, _ in got)
-                p50, p99 = np.percentile(latency, 50), np.percentile(latency, 99)
-                rows.append(
-                    (f"steady {target}/s", f"{len(fresh):,}", f"{sent / args.seconds:,.0f}",
-                     f"{p50:.1f}", f"{p99:.1f}")
-                )  # fmt: skip
+            rows = await faust_worker(
+                settings, args.backlog, root, args.rates, args.seconds, "pipeline"
+            )
         finally:
-            worker.stop()
-    print(f"{'run':<18}{'events':>10}{'events/s':>12}{'p50 ms':>10}{'p99 ms':>10}")
-    for row in rows:
-        print(f"{row[0]:<18}{row[1]:>10}{row[2]:>12}{row[3]:>10}{row[4]:>10}")
+            await delete_topics_named(settings.kafka_bootstrap_servers, settings.consumer_group)
+    print(table(rows, None))
 
 
 def main() -> None:
