@@ -90,7 +90,7 @@ class Settings(BaseSettings):
     features_poll_seconds: PositiveFloat = Field(
         5.0, description="FEATURES_POLL_SECONDS: how often FEATURES_DIR is checked for changes."
     )
-    batch_size: PositiveInt = Field(256, description="BATCH_SIZE: max events per predict call.")
+    batch_size: PositiveInt = Field(1024, description="BATCH_SIZE: max events per predict call.")
     batch_wait_seconds: PositiveFloat = Field(
         0.02, description="BATCH_WAIT_SECONDS: max wait to fill a batch."
     )
