@@ -23,7 +23,7 @@ from bench.pipeline_latency import produce_backlog, train
 from bench.workload import fresh_topics, read_stamps
 from streams.settings import Settings
 from streams.stack.local_stack import LocalStack
-from streams.topic_admin import ensure_topics
+from streams.topic_admin import delete_topics_named, ensure_topics
 from tests.harness import WorkerProcess
 
 # (label, substring of a py-spy frame "function (path:line)"): a sampled stack counts for
@@ -82,6 +82,7 @@ async def profile(args: argparse.Namespace, root: Path) -> None:
         await asyncio.to_thread(subprocess.run, command, check=True, capture_output=True)
     finally:
         worker.stop()
+        await delete_topics_named(settings.kafka_bootstrap_servers, settings.consumer_group)
 
 
 def main() -> None:
