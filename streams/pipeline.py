@@ -87,23 +87,35 @@ class Pipeline:
         stored = self.match_to_state.get(match_id)
         return Livescore.model_validate_json(stored) if stored is not None else None
 
-    def remember(self, event: Livescore) -> None:
-        """Keep the newest state per match; a late, older event does not move it back."""
-        held = self.state_of(event.match_id)
-        if held is None or event.seq > held.seq:
-            self.match_to_state[event.match_id] = event.model_dump_json().encode()
+    def remember(self, events: list[Livescore]) -> None:
+        """Keep the newest state per match; a late, older event does not move it back.
+
+        One table write (one changelog record) per match per batch, not per event: a
+        backlog or replay often carries several events of a match in one batch, and each
+        write is a produce through Faust's changelog buffer.
+        """
+        newest: dict[str, Livescore] = {}
+        for event in events:
+            seen = newest.get(event.match_id)
+            if seen is None or event.seq > seen.seq:
+                newest[event.match_id] = event
+        for match_id, event in newest.items():
+            held = self.state_of(match_id)
+            if held is None or event.seq > held.seq:
+                self.match_to_state[match_id] = event.model_dump_json().encode()
 
     # -- batches ----------------------------------------------------------
     async def handle_livescores(self, raws: list[RawRecord]) -> None:
-        jobs, letters = [], []
+        jobs, letters, events = [], [], []
         for raw in raws:
             record = decode(raw, Livescore)
             if isinstance(record, DeadLetterError):
                 letters.append(dead_letter(raw, record.type, record.message, self.metrics))
                 continue
             assert isinstance(record, Livescore)
-            self.remember(record)
+            events.append(record)
             jobs.append(Job(raw=raw, record=record, state=record))
+        self.remember(events)
         await self._finish(raws, jobs, letters, "livescore")
 
     async def handle_requests(self, raws: list[RawRecord]) -> None:

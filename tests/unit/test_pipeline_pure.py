@@ -19,6 +19,7 @@ from streams.inference import infer
 from streams.latest_store import LatestValue, newest_per_key
 from streams.metrics import Metrics
 from streams.model_registry import warm_frame
+from streams.pipeline import Pipeline
 from streams.records import RawRecord
 
 
@@ -180,3 +181,32 @@ def test_small_payload_is_kept_whole() -> None:
 
     letter = dead_letter(raw(b"{nope"), "invalid_json", "Invalid JSON", Metrics())
     assert letter.payload_bytes() == b"{nope" and letter.error.message == "Invalid JSON"
+
+
+class CountingTable(dict):
+    """A dict standing in for the Faust table, counting writes (changelog records)."""
+
+    writes = 0
+
+    def __setitem__(self, key: str, value: bytes) -> None:
+        self.writes += 1
+        super().__setitem__(key, value)
+
+
+def test_remember_writes_the_newest_state_once_per_match_and_never_goes_back() -> None:
+    table = CountingTable(
+        m1=livescore(match_id="m1", seq=4).model_dump_json().encode(),
+        m3=livescore(match_id="m3", seq=9).model_dump_json().encode(),
+    )
+    pipeline = Pipeline.__new__(Pipeline)
+    pipeline.match_to_state = table
+    seqs = [("m1", 3), ("m1", 5), ("m2", 1), ("m1", 4), ("m3", 2)]
+
+    pipeline.remember([livescore(match_id=m, seq=s) for m, s in seqs])
+
+    assert {m: Livescore.model_validate_json(v).seq for m, v in table.items()} == {
+        "m1": 5,
+        "m2": 1,
+        "m3": 9,
+    }
+    assert table.writes == 2, "m1 and m2 once each; m3's late event writes nothing"
