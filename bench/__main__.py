@@ -1,12 +1,13 @@
 """All benchmarks in one run, one table: ``.venv/bin/python -m bench`` (or ``make bench``).
 
-    .venv/bin/python -m bench [--quick] [--only ceiling floor pipeline unbatched quix celery]
+    .venv/bin/python -m bench [--quick] [--only DESIGN ...]
 
 Side by side on one machine in one run, so the ratios are what to read (absolute numbers
 move with the machine's load):
   ceiling     a bare aiokafka consume-and-produce loop, no work, same topics and sizes
   floor       the worker's own Faust app and micro-batches with no work: Faust's share
   pipeline    one Faust worker: backlog drain, then p50/p99 at steady 100/1,000/5,000 ev/s
+  pipeline2   two Faust workers in one group (one per core, like Celery's prefork x2): drain
   unbatched   the same worker with BATCH_SIZE=1 (one predict per event)
   quix        the same flow on Quix Streams, one message at a time
   celery      the replaced design: one Celery task per event, RabbitMQ broker, Redis results
@@ -38,8 +39,9 @@ from streams.settings import Settings
 from streams.stack.local_stack import LocalStack
 from streams.topic_admin import delete_topics_named
 
-ALL = ("ceiling", "floor", "pipeline", "unbatched", "quix", "celery")
+ALL = ("ceiling", "floor", "pipeline", "pipeline2", "unbatched", "quix", "celery")
 PIPELINE = "pipeline (1 faust worker)"
+PAIR = "pipeline (2 faust workers)"
 UNBATCHED = "pipeline, batching off"
 
 
@@ -91,6 +93,13 @@ async def run(args: argparse.Namespace) -> list[Row]:
                 PIPELINE,
                 designs.faust_worker(faust, n(30000), root, args.rates, args.seconds, PIPELINE),
                 faust,
+            )
+        if "pipeline2" in args.only:
+            pair = fresh_topics(base, "pair")
+            await attempt(
+                PAIR,
+                designs.faust_worker(pair, n(30000), root, [], args.seconds, PAIR, workers=2),
+                pair,
             )
         if "unbatched" in args.only:
             plain = fresh_topics(base, "unbatched")
@@ -156,6 +165,15 @@ def main() -> None:
     )
     print("\ntargets (issue 6):")
     print(target_lines(found))
+    same = [
+        (f"{PIPELINE}: drain", "celery + rabbitmq, prefork x1"),
+        (f"{PAIR}: drain", "celery + rabbitmq, prefork x2"),
+    ]
+    ratios = [(a, b) for a, b in same if rate_of.get(a) and rate_of.get(b)]
+    if ratios:
+        print("\nthe same number of processes (context for the Celery target):")
+        for ours, theirs in ratios:
+            print(f"  {ours} / {theirs}: {rate_of[ours] / rate_of[theirs]:.1f}x")
 
 
 if __name__ == "__main__":

@@ -27,7 +27,7 @@ from bench.workload import (
 )
 from streams.settings import Settings
 from streams.topic_admin import ensure_topics
-from tests.harness import REPO, WorkerProcess, settings_env
+from tests.harness import REPO, WorkerProcess, free_port, settings_env
 
 
 def _say(message: str) -> None:
@@ -110,16 +110,38 @@ async def faust_floor(settings: Settings, count: int, root: Path) -> Row:
 
 
 async def faust_worker(
-    settings: Settings, count: int, root: Path, rates: list[int], seconds: float, label: str
+    settings: Settings,
+    count: int,
+    root: Path,
+    rates: list[int],
+    seconds: float,
+    label: str,
+    workers: int = 1,
 ) -> list[Row]:
-    """The real worker (``python -m streams worker``): a drain, then steady rates."""
+    """The real worker (``python -m streams worker``): a drain, then steady rates.
+
+    With ``workers`` > 1 they run as one consumer group, each with its own web port and
+    state folder, like the scale-out test.
+    """
     await ensure_topics(settings)
     await produce_backlog(settings, count)
     _say(f"{label}: draining {count:,} events")
-    worker = WorkerProcess(settings, root / f"{settings.consumer_group}.log").start()
+    members = [
+        WorkerProcess(
+            Settings(
+                **settings.model_dump()
+                | {"web_port": free_port(), "state_dir": root / f"{label}-{i}".replace(" ", "_")}
+            )
+            if workers > 1
+            else settings,
+            root / f"{settings.consumer_group}-{i}.log",
+        ).start()
+        for i in range(workers)
+    ]
     rows = []
     try:
-        worker.wait_ready(timeout=180)
+        for worker in members:
+            worker.wait_ready(timeout=180)
         got = await read_predictions(settings, count, timeout=600)
         if len(got) < count:
             raise RuntimeError(f"{label}: only {len(got)} of {count} predictions")
@@ -138,7 +160,8 @@ async def faust_worker(
             p50, p99 = percentiles_ms(fresh)
             rows.append(Row(f"{label} @ {rate:,}/s", len(fresh), sent / seconds, p50, p99, note))
     finally:
-        worker.stop()
+        for worker in members:
+            worker.stop()
     return rows
 
 
