@@ -50,7 +50,13 @@ def test_demo_runs_and_stops_cleanly_on_ctrl_c(isolated_settings: Settings) -> N
         assert status == 200 and b"SoccerPredict Stream" in body, "the worker serves the page"
 
         proc.send_signal(signal.SIGINT)
-        code = proc.wait(60)
+        try:
+            code = proc.wait(60)
+        except subprocess.TimeoutExpired:
+            proc.send_signal(signal.SIGUSR1)  # the demo prints its threads' stacks
+            time.sleep(2)
+            output = "\n".join(lines)
+            raise AssertionError(f"demo still running 60 s after Ctrl-C:\n{output}") from None
         reader.join(10)
     finally:
         if proc.poll() is None:
