@@ -12,7 +12,9 @@ Every failure a person can fix ends as one ``error: ...`` line and exit status 2
 from __future__ import annotations
 
 import argparse
+import contextlib
 import faulthandler
+import io
 import signal
 import sys
 from collections.abc import Callable, Sequence
@@ -86,8 +88,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     # `kill -USR1 <pid>` prints every thread's Python stack to stderr: for a process that
-    # looks stuck, without stopping it.
-    faulthandler.register(signal.SIGUSR1, all_threads=True)
+    # looks stuck, without stopping it. (Not when stderr is no file, e.g. captured in tests.)
+    with contextlib.suppress(AttributeError, ValueError, io.UnsupportedOperation):
+        faulthandler.register(signal.SIGUSR1, all_threads=True)
     try:
         settings = Settings()
         return int(args.handler(args, settings))

@@ -29,6 +29,9 @@ def test_demo_runs_and_stops_cleanly_on_ctrl_c(isolated_settings: Settings) -> N
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
+        # Ctrl-C must reach the demo even when the suite runs as a background job, whose
+        # children inherit SIGINT ignored (the shell's rule for asynchronous commands).
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     lines: list[str] = []
     done = threading.Event()
