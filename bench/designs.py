@@ -70,43 +70,40 @@ async def _drain_outputs(
     return got
 
 
-async def ceiling(settings: Settings, count: int, root: Path) -> Row:
-    """The bare aiokafka relay over the same topics and record sizes."""
+async def _drain_by_child(
+    settings: Settings, count: int, child: tuple[list[str], dict[str, str], Path], name: str
+) -> tuple[int, float]:
+    """Produce ``count`` events, run ``child`` (argv, env, log) until all are answered, stop
+    it; the number answered and the drain rate."""
     await ensure_topics(settings)
     await produce_backlog(settings, count)
-    _, out_size = payload_sizes()
-    _say(f"ceiling: bare aiokafka relay draining {count:,} events")
-    child = Child(
-        [sys.executable, "-m", "bench.ceiling", "--bootstrap", settings.kafka_bootstrap_servers,
-         "--source", settings.livescores_topic, "--sink", settings.predictions_topic,
-         "--group", settings.consumer_group, "--body-size", str(out_size)],
-        {}, root / "ceiling.log",
-    )  # fmt: skip
+    _say(f"{name}: draining {count:,} events")
+    process = Child(*child)
     try:
-        got = await _drain_outputs(settings, count, timeout=300)
+        got = await _drain_outputs(settings, count, timeout=600)
     finally:
-        child.stop()
-    return Row("ceiling: bare aiokafka loop", len(got), drain_rate([t for t, _ in got]))
+        process.stop()
+    return len(got), drain_rate([t for t, _ in got])
+
+
+async def ceiling(settings: Settings, count: int, root: Path) -> Row:
+    """The bare aiokafka relay over the same topics and record sizes."""
+    argv = [sys.executable, "-m", "bench.ceiling", "--bootstrap", settings.kafka_bootstrap_servers,
+            "--source", settings.livescores_topic, "--sink", settings.predictions_topic,
+            "--group", settings.consumer_group, "--body-size", str(payload_sizes()[1])]  # fmt: skip
+    events, rate = await _drain_by_child(
+        settings, count, (argv, {}, root / "ceiling.log"), "ceiling: bare aiokafka relay"
+    )
+    return Row("ceiling: bare aiokafka loop", events, rate)
 
 
 async def faust_floor(settings: Settings, count: int, root: Path) -> Row:
     """The worker's Faust app and batching with no work (``bench.faust_floor``)."""
-    await ensure_topics(settings)
-    await produce_backlog(settings, count)
-    _, out_size = payload_sizes()
-    _say(f"faust floor: no-op agent draining {count:,} events")
-    child = Child(
-        [sys.executable, "-m", "bench.faust_floor", "--body-size", str(out_size)],
-        settings_env(settings),
-        root / "faust_floor.log",
+    argv = [sys.executable, "-m", "bench.faust_floor", "--body-size", str(payload_sizes()[1])]
+    events, rate = await _drain_by_child(
+        settings, count, (argv, settings_env(settings), root / "faust_floor.log"), "faust floor"
     )
-    try:
-        got = await _drain_outputs(settings, count, timeout=600)
-    finally:
-        child.stop()
-    return Row(
-        "faust floor: no-op agent", len(got), drain_rate([t for t, _ in got]), note="same app"
-    )
+    return Row("faust floor: no-op agent", events, rate, note="same app")
 
 
 async def faust_worker(
