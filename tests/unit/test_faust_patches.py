@@ -69,6 +69,27 @@ async def test_seek_waits_for_a_fetch_in_flight_to_land() -> None:
     assert consumer.calls[2:] == ["fetch landed", "seek(flow_active=False)"]
 
 
+async def test_seek_to_committed_rewinds_partitions_never_committed() -> None:
+    faust_patches.apply_faust_patches()
+    rewound: list[TP] = []
+
+    async def committed() -> dict[TP, int | None]:
+        return {TP("in", 0): 115, TP("in", 1): None, TP("state-changelog", 1): None}
+
+    async def seek_to_beginning(*tps: TP) -> None:
+        rewound.extend(tps)
+
+    consumer = SimpleNamespace(
+        app=SimpleNamespace(conf=SimpleNamespace(consumer_auto_offset_reset="earliest")),
+        _thread=SimpleNamespace(seek_to_committed=committed, seek_to_beginning=seek_to_beginning),
+        _is_changelog_tp=lambda tp: tp.topic.endswith("-changelog"),
+    )
+    offsets = await ThreadDelegateConsumer.seek_to_committed(consumer)  # type: ignore[arg-type]
+
+    assert offsets == {TP("in", 0): 115, TP("in", 1): None, TP("state-changelog", 1): None}
+    assert rewound == [TP("in", 1)], "only the input partition with no committed offset"
+
+
 def test_patches_apply_once() -> None:
     faust_patches.apply_faust_patches()
     seek, create = Consumer.perform_seek, AIOKafkaConsumerThread._create_worker_consumer
