@@ -17,7 +17,7 @@ import asyncio
 
 import faust
 
-from streams.app import input_topic, run_worker, tuned_app
+from streams.app import input_topic, producer_sender, run_worker, tuned_app
 from streams.logs import configure_logging
 from streams.settings import Settings
 
@@ -25,23 +25,14 @@ from streams.settings import Settings
 def floor_app(settings: Settings, body: bytes) -> faust.App:
     app = tuned_app(settings)
     source = input_topic(app, settings.livescores_topic, settings)
+    send = producer_sender(app, settings.predictions_topic)
 
     @app.agent(source, name="relay")
     async def relay(stream: faust.StreamT) -> None:
         async for events in stream.take_events(
             settings.batch_size, within=settings.batch_wait_seconds
         ):
-            acks = [
-                await app.producer.send(
-                    settings.predictions_topic,
-                    event.message.key,
-                    body,
-                    partition=None,
-                    timestamp=None,
-                    headers=None,
-                )
-                for event in events
-            ]
+            acks = [await send(event.message.key, body) for event in events]
             await asyncio.gather(*acks)
 
     return app

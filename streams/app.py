@@ -41,7 +41,7 @@ class Service:
     pipeline: Pipeline
 
 
-def _sender(app: faust.App, topic: str) -> Sender:
+def producer_sender(app: faust.App, topic: str) -> Sender:
     """Produce straight through the app's producer: the Topic/Channel layer adds per-record
     bookkeeping the pipeline does not use, and it is the hot path."""
 
@@ -126,8 +126,8 @@ def create_app(settings: Settings) -> Service:
         models=models,
         latest=latest,
         match_to_state=match_to_state,
-        send_prediction=_sender(app, settings.predictions_topic),
-        send_dead_letter=_sender(app, settings.predictions_dlq_topic),
+        send_prediction=producer_sender(app, settings.predictions_topic),
+        send_dead_letter=producer_sender(app, settings.predictions_dlq_topic),
     )
 
     register_agents(app, pipeline, livescores_topic, match_requests_topic)
