@@ -9,6 +9,7 @@ from prometheus_client.exposition import generate_latest
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
 INFERENCE_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1)
 BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
+STAGE_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10)
 
 
 class Metrics:
@@ -47,6 +48,16 @@ class Metrics:
         )
         self.batch_size = Histogram(
             "soccer_batch_size", "Events per micro-batch.", buckets=BATCH_BUCKETS, registry=r
+        )
+        # Where a batch's wall time goes: an operator sees whether a slow worker computes,
+        # waits for the broker's acks, or waits for Redis, without attaching a profiler.
+        self.batch_stage = Histogram(
+            "soccer_batch_stage_seconds",
+            "Wall time of one micro-batch per stage: compute (decode to predictions built), "
+            "produce (send until the broker acknowledged every output), redis.",
+            ["stage"],
+            buckets=STAGE_BUCKETS,
+            registry=r,
         )
         self.model_info = Info("soccer_serving_model", "The model version serving.", registry=r)
         self.model_reloads = Counter(

@@ -106,6 +106,7 @@ class Pipeline:
 
     # -- batches ----------------------------------------------------------
     async def handle_livescores(self, raws: list[RawRecord]) -> None:
+        started = time.perf_counter()
         jobs, letters, events = [], [], []
         for raw in raws:
             record = decode(raw, Livescore)
@@ -116,9 +117,10 @@ class Pipeline:
             events.append(record)
             jobs.append(Job(raw=raw, record=record, state=record))
         self.remember(events)
-        await self._finish(raws, jobs, letters, "livescore")
+        await self._finish(raws, jobs, letters, "livescore", started)
 
     async def handle_requests(self, raws: list[RawRecord]) -> None:
+        started = time.perf_counter()
         jobs, letters = [], []
         for raw in raws:
             record = decode(raw, MatchRequest)
@@ -126,17 +128,22 @@ class Pipeline:
                 letters.append(dead_letter(raw, record.type, record.message, self.metrics))
                 continue
             jobs.append(Job(raw=raw, record=record, state=self.state_of(record.match_id)))
-        await self._finish(raws, jobs, letters, "request")
+        await self._finish(raws, jobs, letters, "request", started)
 
     async def _finish(
-        self, raws: list[RawRecord], jobs: list[Job], letters: list[DeadLetter], trigger: Trigger
+        self,
+        raws: list[RawRecord],
+        jobs: list[Job],
+        letters: list[DeadLetter],
+        trigger: Trigger,
+        started: float,
     ) -> None:
         if raws:
             self.metrics.events_in.labels(topic=raws[0].topic).inc(len(raws))
             self.metrics.batch_size.observe(len(raws))
         read_at = dt.datetime.now(dt.UTC)
         predictions = await self._predict(jobs, letters, read_at) if jobs else []
-        await self._publish(predictions, letters, trigger)
+        await self._publish(predictions, letters, trigger, started)
 
     async def _predict(
         self, jobs: list[Job], letters: list[DeadLetter], read_at: dt.datetime
@@ -209,8 +216,16 @@ class Pipeline:
 
     # -- outputs ----------------------------------------------------------
     async def _publish(
-        self, predictions: list[tuple[Job, Prediction]], letters: list[DeadLetter], trigger: Trigger
+        self,
+        predictions: list[tuple[Job, Prediction]],
+        letters: list[DeadLetter],
+        trigger: Trigger,
+        started: float,
     ) -> None:
+        """Produce every output, wait for the broker's acks, then write Redis.
+
+        ``started`` (``time.perf_counter()``) is when the batch's work began.
+        """
         records: list[tuple[Sender, bytes | None, bytes]] = []
         latest = []
         for _, prediction in predictions:
@@ -224,7 +239,12 @@ class Pipeline:
             records.append(
                 (self.send_dead_letter, letter.key_bytes(), letter.model_dump_json().encode())
             )
+        stage = self.metrics.batch_stage
+        sending = time.perf_counter()
+        stage.labels(stage="compute").observe(sending - started)
         await self._produce_until_acknowledged(records)
+        acknowledged = time.perf_counter()
+        stage.labels(stage="produce").observe(acknowledged - sending)
 
         now = time.time()
         if predictions:
@@ -234,10 +254,11 @@ class Pipeline:
                 histogram.observe(max(0.0, now - job.raw.timestamp))
             self.recent = (self.recent + [p for _, p in predictions])[-20:]
         await self.latest.write(latest)
+        stage.labels(stage="redis").observe(time.perf_counter() - acknowledged)
 
     async def publish_dead_letters(self, letters: list[DeadLetter]) -> None:
         """Produce dead letters only (the agents' last resort for a failed batch)."""
-        await self._publish([], letters, "livescore")
+        await self._publish([], letters, "livescore", time.perf_counter())
 
     async def _produce_until_acknowledged(
         self, records: list[tuple[Sender, bytes | None, bytes]]

@@ -137,6 +137,7 @@ async def test_metrics_parse_with_promtool_and_the_python_parser(
         "soccer_event_to_prediction_seconds": "histogram",
         "soccer_inference_seconds": "histogram",
         "soccer_batch_size": "histogram",
+        "soccer_batch_stage_seconds": "histogram",
         "soccer_serving_model_info": "gauge",  # the text format has no info type
         "soccer_feature_table_age_seconds": "gauge",
         "soccer_redis_errors": "counter",
@@ -158,6 +159,11 @@ async def test_metrics_parse_with_promtool_and_the_python_parser(
     assert value("soccer_predictions", "soccer_predictions_total", trigger="livescore") == 1
     assert value("soccer_dead_letters", "soccer_dead_letters_total", reason="invalid_json") == 1
     assert value("soccer_serving_model_info", "soccer_serving_model_info", version="1") == 1
+    for stage in ("compute", "produce", "redis"):
+        assert (
+            value("soccer_batch_stage_seconds", "soccer_batch_stage_seconds_count", stage=stage)
+            >= 1
+        ), stage
     lag_partitions = {
         s.labels["partition"]
         for s in families["soccer_consumer_lag"].samples
