@@ -16,6 +16,8 @@ import sys
 import time
 from pathlib import Path
 
+from prometheus_client.parser import text_string_to_metric_families
+
 from bench.pipeline_latency import event, produce_at_rate, produce_backlog, read_predictions
 from bench.rabbitmq import RabbitMQ
 from bench.report import Row
@@ -27,7 +29,7 @@ from bench.workload import (
 )
 from streams.settings import Settings
 from streams.topic_admin import ensure_topics
-from tests.harness import REPO, WorkerProcess, free_port, settings_env
+from tests.harness import REPO, WorkerProcess, free_port, http_get, settings_env
 
 
 def _say(message: str) -> None:
@@ -53,6 +55,23 @@ class Child:
                 self.proc.kill()
                 self.proc.wait(10)
         self._log.close()
+
+
+def stage_split(workers: list[WorkerProcess]) -> str:
+    """Each batch stage's share of the workers' summed batch wall time, from /metrics."""
+    seconds: dict[str, float] = {}
+    for worker in workers:
+        status, body = http_get(f"{worker.base_url}/metrics")
+        if status != 200:
+            raise RuntimeError(f"{worker.base_url}/metrics answered {status}")
+        for family in text_string_to_metric_families(body.decode()):
+            if family.name == "soccer_batch_stage_seconds":
+                for sample in family.samples:
+                    if sample.name.endswith("_sum"):
+                        stage = sample.labels["stage"]
+                        seconds[stage] = seconds.get(stage, 0.0) + sample.value
+    total = sum(seconds.values()) or 1.0
+    return " ".join(f"{stage} {value / total:.0%}" for stage, value in seconds.items())
 
 
 def _predicted_at(body: bytes | str) -> float:
@@ -143,7 +162,10 @@ async def faust_worker(
         if len(got) < count:
             raise RuntimeError(f"{label}: only {len(got)} of {count} predictions")
         note = f"BATCH_SIZE={settings.batch_size}"
-        rows.append(Row(f"{label}: drain", len(got), drain_rate([t for t, _ in got]), note=note))
+        split = f"; batch time: {stage_split(members)}"
+        rows.append(
+            Row(f"{label}: drain", len(got), drain_rate([t for t, _ in got]), note=note + split)
+        )
         done, seq_base = len(got), count // 500 + 1
         for rate in rates:
             _say(f"{label}: steady {rate:,}/s for {seconds:.0f}s")
