@@ -3,14 +3,12 @@
 Both workers must answer part of the load (each one's own /metrics counts the
 predictions it produced); after one is SIGKILLed, the group evicts it once the session
 times out and the survivor takes its partitions and answers everything after that.
-It once lost the head of each partition taken over in about 1 run of 5: see
-``streams.faust_patches.stop_flow_before_seek``. A failure names, per input partition,
-how many requests went unanswered and from which offset, which is what located it.
-A rarer pattern, the survivor never reading a taken-over partition again (every request
-from some offset to the end unanswered), came from partitions with no committed offset:
-see ``streams.faust_patches.uncommitted_seek_to_beginning``. Until a long loop has shown
-it gone, a recurrence is reported as XFAIL with its partitions and offsets; any other
-loss fails the test.
+It once lost the head of each partition taken over in about 1 run of 5 (see
+``streams.faust_patches.stop_flow_before_seek``), and more rarely never read a
+taken-over partition again, every request from some offset to the end unanswered (see
+``streams.faust_patches.uncommitted_seek_to_beginning``). A failure names, per input
+partition, how many requests went unanswered, from which offset, and whether the
+partition never resumed: that is what located both bugs.
 """
 
 from __future__ import annotations
@@ -131,11 +129,6 @@ async def test_two_workers_share_partitions_and_one_takes_over_when_the_other_di
         if missing:
             where = await unanswered_by_partition(worker_settings, missing)
             text = ", ".join(f"partition {p}: {u}" for p, u in where.items())
-            if all(u.stalled for u in where.values()):
-                # The never-read-again pattern (see the module docstring), patched but not
-                # yet proven gone by a long loop: reported with where it stalled (-ra lists
-                # it), not hidden; any other loss fails.
-                pytest.xfail(f"partitions not resumed after the kill (recurred): {text}")
             pytest.fail(f"{len(missing)} requests unanswered after 90 s: {text}")
         assert answered_by(a) - before_kill >= AFTER_KILL, (
             "the survivor answered all that came after"
