@@ -53,7 +53,7 @@ class Metrics:
         # waits for the broker's acks, or waits for Redis, without attaching a profiler.
         self.batch_stage = Histogram(
             "soccer_batch_stage_seconds",
-            "Wall time of one micro-batch per stage: compute (decode to predictions built), "
+            "Wall time of one micro-batch per stage: compute (decode to serialised outputs), "
             "produce (send until the broker acknowledged every output), redis.",
             ["stage"],
             buckets=STAGE_BUCKETS,

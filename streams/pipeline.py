@@ -220,11 +220,12 @@ class Pipeline:
         predictions: list[tuple[Job, Prediction]],
         letters: list[DeadLetter],
         trigger: Trigger,
-        started: float,
+        started: float | None,
     ) -> None:
         """Produce every output, wait for the broker's acks, then write Redis.
 
-        ``started`` (``time.perf_counter()``) is when the batch's work began.
+        ``started`` (``time.perf_counter()``) is when the batch's work began; None for a
+        failed batch's dead letters, whose work is not a compute stage.
         """
         records: list[tuple[Sender, bytes | None, bytes]] = []
         latest = []
@@ -241,7 +242,8 @@ class Pipeline:
             )
         stage = self.metrics.batch_stage
         sending = time.perf_counter()
-        stage.labels(stage="compute").observe(sending - started)
+        if started is not None:
+            stage.labels(stage="compute").observe(sending - started)
         await self._produce_until_acknowledged(records)
         acknowledged = time.perf_counter()
         stage.labels(stage="produce").observe(acknowledged - sending)
@@ -258,7 +260,7 @@ class Pipeline:
 
     async def publish_dead_letters(self, letters: list[DeadLetter]) -> None:
         """Produce dead letters only (the agents' last resort for a failed batch)."""
-        await self._publish([], letters, "livescore", time.perf_counter())
+        await self._publish([], letters, "livescore", None)
 
     async def _produce_until_acknowledged(
         self, records: list[tuple[Sender, bytes | None, bytes]]
