@@ -1,7 +1,9 @@
-"""Two fixes to faust-streaming 0.15 internals the service depends on, applied once.
+"""Three patches to faust-streaming 0.15 internals, applied once: a fetch-wait tuning
+(``bound_fetch_wait``) and two rebalance fixes (``stop_flow_before_seek``,
+``uncommitted_seek_to_beginning``).
 
-Both replace a method on a Faust class with a wrapper around the original, are idempotent,
-and fall back to Faust's own behaviour (with a warning) when the method is not there, so a
+Each replaces a method on a Faust class with a wrapper around the original, is idempotent,
+and falls back to Faust's own behaviour (with a warning) when the method is not there, so a
 Faust upgrade degrades to the upstream behaviour instead of crashing the worker.
 """
 
