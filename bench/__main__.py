@@ -35,9 +35,9 @@ from bench import designs
 from bench.pipeline_latency import train
 from bench.report import Row, table, target_lines, targets
 from bench.workload import fresh_topics, payload_sizes
+from devstack.local_stack import LocalStack
+from devstack.topics import delete_topics_named
 from streams.settings import Settings
-from streams.stack.local_stack import LocalStack
-from streams.topic_admin import delete_topics_named
 
 ALL = ("ceiling", "floor", "pipeline", "pipeline2", "unbatched", "quix", "celery")
 PIPELINE = "pipeline (1 faust worker)"

@@ -10,8 +10,6 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
-import os
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -27,34 +25,19 @@ from bench.workload import (
     percentiles_ms,
     read_stamps,
 )
+from devstack.supervisor import Supervised, free_port
+from devstack.worker import REPO, WorkerProcess, http_get, settings_env
+from streams.faust_glue.topic_admin import ensure_topics
 from streams.settings import Settings
-from streams.topic_admin import ensure_topics
-from tests.harness import REPO, WorkerProcess, free_port, http_get, settings_env
 
 
 def _say(message: str) -> None:
     print(f"[bench] {message}", file=sys.stderr, flush=True)
 
 
-class Child:
+def child(argv: list[str], env: dict[str, str], log: Path) -> Supervised:
     """A design under test as a child process, its output in ``log``."""
-
-    def __init__(self, argv: list[str], env: dict[str, str], log: Path) -> None:
-        self._log = log.open("ab")
-        self.log = log
-        self.proc = subprocess.Popen(
-            argv, cwd=REPO, env={**os.environ, **env}, stdout=self._log, stderr=subprocess.STDOUT
-        )
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
-        self._log.close()
+    return Supervised(log.stem, log).start(argv, env=env, cwd=REPO)
 
 
 def stage_split(workers: list[WorkerProcess]) -> str:
@@ -90,14 +73,14 @@ async def _drain_outputs(
 
 
 async def _drain_by_child(
-    settings: Settings, count: int, child: tuple[list[str], dict[str, str], Path], name: str
+    settings: Settings, count: int, design: tuple[list[str], dict[str, str], Path], name: str
 ) -> tuple[int, float]:
-    """Produce ``count`` events, run ``child`` (argv, env, log) until all are answered, stop
+    """Produce ``count`` events, run ``design`` (argv, env, log) until all are answered, stop
     it; the number answered and the drain rate."""
     await ensure_topics(settings)
     await produce_backlog(settings, count)
     _say(f"{name}: draining {count:,} events")
-    process = Child(*child)
+    process = child(*design)
     try:
         got = await _drain_outputs(settings, count, timeout=600)
     finally:
@@ -189,13 +172,13 @@ async def quix(settings: Settings, count: int, root: Path) -> Row:
     await ensure_topics(settings)
     await produce_backlog(settings, count)
     _say(f"quix streams: draining {count:,} events")
-    child = Child(
+    peer = child(
         [sys.executable, "-m", "bench.quix_peer"], settings_env(settings), root / "quix.log"
     )
     try:
         got = await _drain_outputs(settings, count, timeout=600)
     finally:
-        child.stop()
+        peer.stop()
     # Quix stamps outputs with the input's timestamp, so read when each was made instead.
     return Row(
         "quix streams, per message", len(got), drain_rate([_predicted_at(v) for _, v in got])
@@ -260,7 +243,7 @@ async def celery(settings: Settings, count: int, root: Path, concurrency: int) -
             "BENCH_CELERY_BROKER": broker.url,
             "BENCH_CELERY_BACKEND": settings.redis_url,
         }
-        worker = Child(
+        worker = child(
             [sys.executable, "-m", "celery", "-A", "bench.celery_tasks", "worker", "-Q", queue,
              "--concurrency", str(concurrency), "--pool", "prefork", "--loglevel", "WARNING",
              "--without-gossip", "--without-mingle", "--without-heartbeat"],

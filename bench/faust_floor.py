@@ -17,9 +17,10 @@ import asyncio
 
 import faust
 
-from streams.app import input_topic, producer_sender, run_worker, tuned_app
+from streams.app import input_topic, run_worker, tuned_app
 from streams.logs import configure_logging
 from streams.settings import Settings
+from streams.sinks.kafka_sender import producer_sender
 
 
 def floor_app(settings: Settings, body: bytes) -> faust.App:

@@ -27,9 +27,10 @@ from pathlib import Path
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
+from devstack.local_stack import LocalStack
+from devstack.supervisor import free_port
+from devstack.worker import REPO
 from streams.settings import Settings
-from streams.stack.local_stack import LocalStack
-from tests.harness import REPO, free_port
 
 
 def train(root: Path) -> Settings:
@@ -127,7 +128,7 @@ async def run(args: argparse.Namespace) -> None:
     # Imported here: bench.designs builds on this module's producers and readers.
     from bench.designs import faust_worker
     from bench.report import table
-    from streams.topic_admin import delete_topics_named
+    from devstack.topics import delete_topics_named
 
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)

@@ -21,23 +21,24 @@ from pathlib import Path
 
 from bench.pipeline_latency import produce_backlog, train
 from bench.workload import fresh_topics, read_stamps
+from devstack.local_stack import LocalStack
+from devstack.topics import delete_topics_named
+from devstack.worker import WorkerProcess
+from streams.faust_glue.topic_admin import ensure_topics
 from streams.settings import Settings
-from streams.stack.local_stack import LocalStack
-from streams.topic_admin import delete_topics_named, ensure_topics
-from tests.harness import WorkerProcess
 
 # (label, substring of a py-spy frame "function (path:line)"): a sampled stack counts for
 # every part it passes through, so nested parts are shares of their parent's time too.
 PARTS = [
-    ("pipeline: handle a batch (all of it)", "handle_livescores (streams/pipeline.py"),
-    ("  decode (pydantic from bytes)", "decode (streams/decode.py"),
-    ("  remember: state table + changelog", "remember (streams/pipeline.py"),
-    ("  model_frame (enrich)", "model_frame (streams/enrich.py"),
-    ("  predict (model, in a thread)", "_predict (streams/inference.py"),
-    ("  build Prediction objects", "_prediction (streams/pipeline.py"),
-    ("  publish: dump + produce + acks", "_publish (streams/pipeline.py"),
-    ("    produce calls", "_produce_until_acknowledged (streams/pipeline.py"),
-    ("    Redis write", "write (streams/latest_store.py"),
+    ("flow: handle a batch (all of it)", "livescores (streams/flow/batch.py"),
+    ("  decode (pydantic from bytes)", "decode (streams/flow/decode.py"),
+    ("  remember: state table + changelog", "remember (streams/flow/match_state.py"),
+    ("  serving_frame (enrich)", "serving_frame (streams/flow/enrich.py"),
+    ("  predict (model, in a thread)", "_predict (streams/flow/predict.py"),
+    ("  build Prediction objects", "prediction_for (streams/flow/predict.py"),
+    ("  publish: dump + produce + acks", "publish (streams/flow/publish.py"),
+    ("    produce calls", "send_all (streams/flow/publish.py"),
+    ("    Redis write", "write (streams/sinks/redis_latest.py"),
     ("faust: take_events / stream machinery", "faust/streams.py"),
     ("faust: consumer + fetcher", "faust/transport/"),
     ("aiokafka (client, protocol, records)", "aiokafka/"),
@@ -71,7 +72,7 @@ async def profile(args: argparse.Namespace, root: Path) -> None:
     settings = Settings(**{**settings.model_dump(), "batch_size": args.batch_size})
     await ensure_topics(settings)
     await produce_backlog(settings, args.events)
-    worker = WorkerProcess(settings, root / "worker.log").start()
+    worker = WorkerProcess(settings, root / "worker.log").launch()
     try:
         worker.wait_ready(timeout=180)
         await read_stamps(settings.kafka_bootstrap_servers, settings.predictions_topic, 500, 120)

@@ -12,9 +12,8 @@ import socket
 import uuid
 from pathlib import Path
 
-from streams.stack.errors import StackError
-from streams.stack.processes import ManagedProcess, wait_until
-from tests.harness import free_port
+from devstack.errors import StackError
+from devstack.supervisor import Supervised, free_port
 
 SERVER = Path("/usr/lib/rabbitmq/bin/rabbitmq-server")  # the sbin wrapper insists on su
 
@@ -34,8 +33,8 @@ class RabbitMQ:
         self.home = home.resolve()
         self.port = free_port()
         self.epmd_port = free_port()
-        self.epmd = ManagedProcess("epmd", self.home)
-        self.node = ManagedProcess("rabbitmq", self.home)
+        self.epmd = Supervised.server("epmd", self.home)
+        self.node = Supervised.server("rabbitmq", self.home)
 
     @property
     def url(self) -> str:
@@ -48,7 +47,7 @@ class RabbitMQ:
         self.home.mkdir(parents=True, exist_ok=True)
         (self.home / "enabled_plugins").write_text("[].\n")
         (self.home / "rabbitmq.conf").write_text(f"listeners.tcp.default = 127.0.0.1:{self.port}\n")
-        self.epmd.spawn([epmd, "-port", str(self.epmd_port), "-address", "127.0.0.1"])
+        self.epmd.start([epmd, "-port", str(self.epmd_port), "-address", "127.0.0.1"])
         env = {
             "HOME": str(self.home),  # the Erlang cookie lives here
             "ERL_EPMD_PORT": str(self.epmd_port),
@@ -62,13 +61,12 @@ class RabbitMQ:
             "RABBITMQ_ENABLED_PLUGINS_FILE": str(self.home / "enabled_plugins"),
             "RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS": "-kernel inet_dist_use_interface {127,0,0,1}",
         }
-        self.node.spawn([str(SERVER)], env=env)
-        if not wait_until(lambda: self.node.pid() is None or _answers(self.port), timeout, 0.5):
-            self.stop()
-            raise StackError(f"rabbitmq did not listen within {timeout:.0f}s (see {self.home})")
-        if (last := self.node.exited_early()) is not None:
-            self.stop()
-            raise StackError(f"rabbitmq exited during start-up: {last[:200]}")
+        self.node.start([str(SERVER)], env=env)
+        try:
+            self.node.wait_until(lambda: _answers(self.port), timeout, "AMQP connections")
+        except StackError:
+            self.epmd.stop(timeout=5)
+            raise
 
     def stop(self) -> None:
         self.node.stop(timeout=30)

@@ -1,9 +1,9 @@
 """One event in, one prediction out: the service's own functions, without Faust.
 
 The Celery and Quix Streams versions call :meth:`OneByOne.predict`, so all three designs
-run the same decode (``streams.decode``), feature lookup (``streams.enrich`` on a
-``streams.features.snapshot``), registry model (``models.registry`` via
-``streams.model_registry``) and output schema; only the plumbing around them differs.
+run the same decode (``streams.flow.decode``), feature lookup (``streams.flow.enrich`` on a
+``streams.live.feature_snapshot``), registry model (``models.registry`` via
+``streams.live.model_source``) and output schema; only the plumbing around them differs.
 """
 
 from __future__ import annotations
@@ -11,13 +11,13 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from schemas import DeadLetterError, Livescore, ModelRef, Prediction
-from streams.decode import decode
-from streams.enrich import Job, model_frame, resolve_fixture
-from streams.features.snapshot import FeatureSnapshot, load_snapshot
-from streams.model_registry import registry_loader, registry_resolver
-from streams.model_server import Predictor
-from streams.records import RawRecord
+from schemas import DeadLetterReason, Livescore, ModelRef, Prediction
+from streams.flow.decode import decode
+from streams.flow.enrich import Job, model_frame, resolve_fixture
+from streams.flow.records import RawRecord
+from streams.live.feature_snapshot import FeatureSnapshot, load_snapshot
+from streams.live.model_server import Predictor
+from streams.live.model_source import registry_loader, registry_resolver
 from streams.settings import Settings
 
 
@@ -42,7 +42,7 @@ class OneByOne:
         """The prediction JSON for one livescore; raises ValueError for a bad input."""
         raw = RawRecord(topic, 0, 0, key, value, dt.datetime.now(dt.UTC).timestamp())
         record = decode(raw, Livescore)
-        if isinstance(record, DeadLetterError):
+        if isinstance(record, DeadLetterReason):
             raise ValueError(f"{record.type}: {record.message}")
         assert isinstance(record, Livescore)
         job = Job(raw=raw, record=record, state=record)

@@ -18,9 +18,9 @@ import numpy as np
 from aiokafka import AIOKafkaConsumer
 
 from bench.pipeline_latency import event
+from devstack.supervisor import free_port
 from schemas import Livescore, ModelRef, Prediction
 from streams.settings import Settings
-from tests.harness import free_port
 
 
 def fresh_topics(base: Settings, name: str) -> Settings:

@@ -13,7 +13,7 @@ from typing import Final
 import numpy as np
 import numpy.typing as npt
 
-from models.feature_spec import NEW_TEAM_FEATURES
+from schemas.features import NEW_TEAM_FEATURES
 
 INITIAL_RATING: Final = NEW_TEAM_FEATURES["elo"]
 HOME_ADVANTAGE: Final = 100.0

@@ -17,10 +17,10 @@ from sklearn.linear_model import LogisticRegression
 
 from models.data import MatchData
 from models.elo import SCALE, rating_gap
-from models.feature_spec import OUTCOMES
 from models.features import LABEL_COLUMN
 from models.states import CHECKPOINTS
 from models.training import Scores, build_dataset, fit_model, score, score_rows
+from schemas import OUTCOMES
 
 TRAIN_UNTIL: Final = dt.date(2022, 12, 31)
 HOLDOUT_FROM: Final = dt.date(2023, 1, 1)

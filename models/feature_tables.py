@@ -1,5 +1,6 @@
 """The feature tables serving enriches events from: ``teams.parquet``, ``matches.parquet`` and
-``manifest.json`` in ``FEATURES_DIR`` (names and columns in :mod:`models.feature_spec`).
+``manifest.json`` in ``FEATURES_DIR`` (names, columns and the manifest in
+:mod:`schemas.features`).
 
 A snapshot is written to a temporary folder beside ``FEATURES_DIR`` and renamed into place,
 so a reader sees the old snapshot or the new one, never a mix or a half-written file. (There
@@ -11,7 +12,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import json
 import os
 import shutil
 import uuid
@@ -20,26 +20,20 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, Field
 
-from models.feature_spec import (
+from models.features import FeatureHistory
+from schemas.features import (
     MANIFEST_FILE,
     MATCH_COLUMNS,
     MATCHES_FILE,
-    MODEL_INPUT_COLUMNS,
     NEW_TEAM_FEATURES,
     STATE_COLUMNS,
     TEAM_FEATURE_COLUMNS,
     TEAMS_FILE,
+    Manifest,
+    model_frame,
+    read_manifest,
 )
-from models.features import FeatureHistory
-
-
-class Manifest(BaseModel):
-    """``manifest.json``: which snapshot this is and when it was made."""
-
-    features_version: str = Field(description="Creation time and content hash of the tables.")
-    created_at: dt.datetime = Field(description="RFC 3339, UTC.")
 
 
 @dataclass(frozen=True)
@@ -82,11 +76,7 @@ def export_feature_tables(
             features_version=f"{created:%Y%m%dT%H%M%SZ}-{digest.hexdigest()[:12]}",
             created_at=created,
         )
-        body = {
-            "features_version": manifest.features_version,
-            "created_at": created.isoformat().replace("+00:00", "Z"),
-        }
-        (staging / MANIFEST_FILE).write_text(json.dumps(body, indent=2) + "\n")
+        (staging / MANIFEST_FILE).write_text(manifest.to_json())
         for name in (TEAMS_FILE, MATCHES_FILE, MANIFEST_FILE):
             _fsync_file(staging / name)
         old = None
@@ -105,11 +95,10 @@ def export_feature_tables(
 def read_feature_tables(features_dir: str | Path) -> FeatureTables:
     """Read a snapshot written by :func:`export_feature_tables`."""
     folder = Path(features_dir)
-    manifest = Manifest.model_validate_json((folder / MANIFEST_FILE).read_text())
     return FeatureTables(
         teams=pd.read_parquet(folder / TEAMS_FILE),
         matches=pd.read_parquet(folder / MATCHES_FILE),
-        manifest=manifest,
+        manifest=read_manifest(folder),
     )
 
 
@@ -119,18 +108,27 @@ def model_input(teams: pd.DataFrame, fixtures: pd.DataFrame) -> pd.DataFrame:
 
     A team not in ``teams`` gets ``NEW_TEAM_FEATURES``. Vectorised: one join per side.
     """
-    out = pd.DataFrame(index=fixtures.index)
-    for side in ("home", "away"):
-        found = teams.reindex(fixtures[f"{side}_team"].to_numpy())
-        for column in TEAM_FEATURE_COLUMNS:
-            values = found[column].fillna(NEW_TEAM_FEATURES[column]).to_numpy(np.float64)
-            out[f"{side}_{column}"] = values
-    out["neutral"] = fixtures["neutral"].astype(np.float64).fillna(0.0).to_numpy()
-    out["tournament"] = fixtures["tournament"].fillna("").astype(str).to_numpy()
-    for column in STATE_COLUMNS:
-        out[column] = (
-            pd.to_numeric(fixtures[column]).fillna(0.0).astype(np.float64).to_numpy()
-            if column in fixtures
-            else 0.0
-        )
-    return out[list(MODEL_INPUT_COLUMNS)]
+    defaults = [NEW_TEAM_FEATURES[c] for c in TEAM_FEATURE_COLUMNS]
+    sides = [
+        teams.reindex(fixtures[f"{side}_team"].to_numpy())[list(TEAM_FEATURE_COLUMNS)]
+        .fillna(dict(zip(TEAM_FEATURE_COLUMNS, defaults, strict=True)))
+        .to_numpy(np.float64)
+        for side in ("home", "away")
+    ]
+    state = np.column_stack(
+        [
+            pd.to_numeric(fixtures[c]).fillna(0.0).to_numpy(np.float64)
+            if c in fixtures
+            else np.zeros(len(fixtures))
+            for c in STATE_COLUMNS
+        ]
+    )
+    frame = model_frame(
+        sides[0],
+        sides[1],
+        fixtures["neutral"].astype(np.float64).fillna(0.0).to_numpy(),
+        fixtures["tournament"].fillna("").astype(str).tolist(),
+        state,
+    )
+    frame.index = fixtures.index
+    return frame

@@ -15,9 +15,9 @@ import numpy as np
 import pandas as pd
 
 from models.elo import rating_change
-from models.feature_spec import NEW_TEAM_FEATURES, TEAM_FEATURE_COLUMNS
 from models.ids import match_id
 from models.tournaments import tournament_weight
+from schemas.features import NEW_TEAM_FEATURES, TEAM_FEATURE_COLUMNS
 
 #: Matches in the recent-form window.
 FORM_WINDOW: Final = 10

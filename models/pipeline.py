@@ -29,9 +29,10 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from models.elo import SCALE, expected_score, rating_gap
-from models.feature_spec import MODEL_INPUT_COLUMNS, OUTCOMES
 from models.timeline import FULL_TIME
 from models.tournaments import tournament_weights
+from schemas import OUTCOMES
+from schemas.features import MODEL_INPUT_COLUMNS
 
 PREMATCH_FEATURES: Final = (
     "rating_gap",

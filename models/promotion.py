@@ -19,7 +19,6 @@ from models.features import LABEL_COLUMN
 from models.registry import (
     CHALLENGER,
     CHAMPION,
-    ModelRef,
     RegistryError,
     alias_version,
     client,
@@ -53,19 +52,16 @@ def beats(candidate: float, champion: float | None) -> bool:
     return champion is None or candidate < champion
 
 
-def _holdout_log_loss(ref: ModelRef, holdout: pd.DataFrame, tracking_uri: str | None) -> float:
-    proba = load_model(ref, tracking_uri).predict_proba(holdout)
+def _holdout_log_loss(name: str, version: str, holdout: pd.DataFrame, tracking_uri: str) -> float:
+    proba = load_model(name, version, tracking_uri).predict_proba(holdout)
     return score(proba, holdout[LABEL_COLUMN].to_numpy()).log_loss
 
 
-def promote(
-    name: str, version: str, holdout: pd.DataFrame, tracking_uri: str | None = None
-) -> PromotionDecision:
+def promote(name: str, version: str, holdout: pd.DataFrame, tracking_uri: str) -> PromotionDecision:
     """Gate ``version`` of ``name`` on ``holdout`` (model rows with ``outcome``), move the alias."""
     if holdout.empty:
         raise ValueError("the promotion gate needs holdout rows")
-    candidate = ModelRef(name=name, version=version)
-    candidate_score = _holdout_log_loss(candidate, holdout, tracking_uri)
+    candidate_score = _holdout_log_loss(name, version, holdout, tracking_uri)
     current = alias_version(name, CHAMPION, tracking_uri)
     champion_score: float | None = None
     if current is None:
@@ -74,8 +70,7 @@ def promote(
         won, reason, champion_score = True, "already champion", candidate_score
     else:
         try:
-            champion_ref = ModelRef(name=name, version=current)
-            champion_score = _holdout_log_loss(champion_ref, holdout, tracking_uri)
+            champion_score = _holdout_log_loss(name, current, holdout, tracking_uri)
         except (RegistryError, ValueError, KeyError) as exc:
             # An unloadable champion is an incident for a person, not a reason to replace it
             # silently: the candidate waits as challenger.

@@ -21,12 +21,19 @@ import pandas as pd
 from mlflow.models import ModelSignature, infer_signature
 from sklearn.pipeline import Pipeline
 
-from models.feature_spec import MODEL_INPUT_COLUMNS, NEW_TEAM_FEATURES, OUTCOMES, STATE_COLUMNS
+from schemas import OUTCOMES
+from schemas.features import (
+    MODEL_INPUT_COLUMNS,
+    NEW_TEAM_FEATURES,
+    STATE_COLUMNS,
+    TEAM_FEATURE_COLUMNS,
+    TEXT_COLUMNS,
+    model_frame,
+)
 
 _PACKAGE_DIR: Final = Path(__file__).resolve().parent
 _ENTRY_FILE: Final = _PACKAGE_DIR / "pyfunc_entry.py"
 PIPELINE_ARTIFACT: Final = "pipeline"
-_TEXT_COLUMNS: Final = frozenset({"tournament"})
 _REQUIREMENTS: Final = ("mlflow", "scikit-learn", "scipy", "pandas", "numpy", "pydantic", "joblib")
 
 
@@ -52,7 +59,7 @@ def coerce_model_input(frame: pd.DataFrame) -> pd.DataFrame:
     columns: dict[str, np.ndarray] = {}
     for column in MODEL_INPUT_COLUMNS:
         values = frame[column]
-        if column in _TEXT_COLUMNS:
+        if column in TEXT_COLUMNS:
             columns[column] = np.where(values.isna(), "", values.astype(str)).astype(object)
             continue
         if values.dtype == object:
@@ -89,19 +96,17 @@ class SoccerOutcomeModel(mlflow.pyfunc.PythonModel):
 
 def example_input() -> pd.DataFrame:
     """A two-row input: a pre-match request and a live state (also the logged example)."""
-    row = {f"{side}_{k}": v for side in ("home", "away") for k, v in NEW_TEAM_FEATURES.items()}
-    pre = {
-        **row,
-        "home_elo": 1850.0,
-        "away_elo": 1700.0,
-        "neutral": 0.0,
-        "tournament": "FIFA World Cup qualification",
-    }
-    live = {**pre, "minute": 60.0, "home_goals": 0.0, "away_goals": 1.0}
-    frame = pd.DataFrame([pre, live])
-    for column in STATE_COLUMNS:
-        frame[column] = frame[column].fillna(0.0) if column in frame else 0.0
-    return coerce_model_input(frame)
+    home = {**NEW_TEAM_FEATURES, "elo": 1850.0}
+    away = {**NEW_TEAM_FEATURES, "elo": 1700.0}
+    row = ([home[c] for c in TEAM_FEATURE_COLUMNS], [away[c] for c in TEAM_FEATURE_COLUMNS])
+    live = dict.fromkeys(STATE_COLUMNS, 0.0) | {"minute": 60.0, "away_goals": 1.0}
+    return model_frame(
+        [row[0], row[0]],
+        [row[1], row[1]],
+        [False, False],
+        ["FIFA World Cup qualification"] * 2,
+        [[0.0] * len(STATE_COLUMNS), [live[c] for c in STATE_COLUMNS]],
+    )
 
 
 def signature_for(pipeline: Pipeline) -> ModelSignature:

@@ -1,10 +1,11 @@
 """The MLflow model registry: where model versions live and which one an alias points at.
 
-Works the same with the default SQLite registry (``Settings().registry_uri``, artifacts under
-``Settings().artifacts_dir``) and with a tracking server URI. Serving calls::
+Works the same with a SQLite registry (the default ``Settings.registry_uri``) and with a
+tracking server URI; every function takes the URI from its caller, which read the settings
+once. Serving calls::
 
     ref = resolve_alias(settings.model_name, settings.model_alias, settings.registry_uri)
-    model = load_model(ref, settings.registry_uri)
+    model = load_model(ref.name, ref.version, settings.registry_uri)
     probabilities = model.predict_proba(frame)  # frame has MODEL_INPUT_COLUMNS
 
 The model is loaded by version, not by alias, so an alias moving between the two calls
@@ -24,10 +25,9 @@ import pandas as pd
 import structlog
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
-from pydantic import BaseModel, ConfigDict, Field
 
-from models.feature_spec import OUTCOMES
 from models.pyfunc_model import example_input
+from schemas import OUTCOMES, ModelRef
 
 log = structlog.get_logger(__name__)
 
@@ -42,17 +42,6 @@ class RegistryError(Exception):
     """A registry lookup or load failed; ``str()`` is one readable line."""
 
 
-class ModelRef(BaseModel):
-    """One exact registered model version (and the alias it was resolved from, if any)."""
-
-    model_config = ConfigDict(frozen=True)
-
-    name: str = Field(description="Registered model name, e.g. soccer_clf.")
-    version: str = Field(description="Registry version number, as MLflow spells it.")
-    alias: str | None = Field(None, description="Alias this version was resolved from.")
-    run_id: str | None = Field(None, description="MLflow run that produced the version.")
-
-
 def _one_line(exc: BaseException) -> str:
     text = str(exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
@@ -65,39 +54,29 @@ def _quiet_mlflow() -> None:
         logging.getLogger(name).setLevel(logging.WARNING)
 
 
-def _default_uri(tracking_uri: str | None) -> str:
-    if tracking_uri:
-        return tracking_uri
-    from streams.settings import Settings  # the one settings object; imported lazily
-
-    return Settings().registry_uri
-
-
 def _prepare_local_store(uri: str) -> None:
     parts = urlsplit(uri)
     if parts.scheme == "sqlite" and uri.startswith("sqlite:///"):
         Path(uri.removeprefix("sqlite:///")).expanduser().parent.mkdir(parents=True, exist_ok=True)
 
 
-def use_registry(tracking_uri: str | None = None) -> str:
+def use_registry(tracking_uri: str) -> str:
     """Point this process's MLflow tracking and registry at ``tracking_uri``; returns it."""
-    uri = _default_uri(tracking_uri)
     _quiet_mlflow()
-    _prepare_local_store(uri)
-    mlflow.set_tracking_uri(uri)
-    mlflow.set_registry_uri(uri)
-    return uri
+    _prepare_local_store(tracking_uri)
+    mlflow.set_tracking_uri(tracking_uri)
+    mlflow.set_registry_uri(tracking_uri)
+    return tracking_uri
 
 
-def client(tracking_uri: str | None = None) -> MlflowClient:
-    """A client for the registry at ``tracking_uri`` (default: ``Settings().registry_uri``)."""
-    uri = _default_uri(tracking_uri)
+def client(tracking_uri: str) -> MlflowClient:
+    """A client for the registry at ``tracking_uri``."""
     _quiet_mlflow()
-    _prepare_local_store(uri)
-    return MlflowClient(tracking_uri=uri, registry_uri=uri)
+    _prepare_local_store(tracking_uri)
+    return MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
 
 
-def ensure_experiment(name: str, tracking_uri: str | None, artifacts_dir: Path | None) -> str:
+def ensure_experiment(name: str, tracking_uri: str, artifacts_dir: Path | None) -> str:
     """The id of experiment ``name``, created with its artifacts under ``artifacts_dir``.
 
     For a local backend (SQLite, file, a database) the artifact location is set explicitly so
@@ -105,7 +84,7 @@ def ensure_experiment(name: str, tracking_uri: str | None, artifacts_dir: Path |
     """
     mlflow_client = client(tracking_uri)
     location = None
-    scheme = urlsplit(_default_uri(tracking_uri)).scheme
+    scheme = urlsplit(tracking_uri).scheme
     if artifacts_dir is not None and scheme in _LOCAL_SCHEMES:
         artifacts_dir.mkdir(parents=True, exist_ok=True)
         location = artifacts_dir.resolve().as_uri()
@@ -123,9 +102,7 @@ def ensure_experiment(name: str, tracking_uri: str | None, artifacts_dir: Path |
     return existing.experiment_id
 
 
-def register_version(
-    name: str, model_uri: str, run_id: str, tracking_uri: str | None = None
-) -> str:
+def register_version(name: str, model_uri: str, run_id: str, tracking_uri: str) -> str:
     """Register the logged model at ``model_uri`` as a new version of ``name``; returns it.
 
     Through the client rather than ``mlflow.register_model``, which prints to stderr.
@@ -143,19 +120,19 @@ def register_version(
     return str(created.version)
 
 
-def resolve_alias(name: str, alias: str, tracking_uri: str | None = None) -> ModelRef:
+def resolve_alias(name: str, alias: str, tracking_uri: str) -> ModelRef:
     """The version ``alias`` points at; :class:`RegistryError` if none does."""
     try:
         version = client(tracking_uri).get_model_version_by_alias(name, alias)
     except MlflowException as exc:
         raise RegistryError(
             f"no version of model {name!r} has alias {alias!r} "
-            f"in {_default_uri(tracking_uri)} (train one: python -m models train --synthetic 3000)"
+            f"in {tracking_uri} (train one: python -m models train --synthetic 3000)"
         ) from exc
     return ModelRef(name=name, version=str(version.version), alias=alias, run_id=version.run_id)
 
 
-def alias_version(name: str, alias: str, tracking_uri: str | None = None) -> str | None:
+def alias_version(name: str, alias: str, tracking_uri: str) -> str | None:
     """The version ``alias`` points at, or None."""
     try:
         return resolve_alias(name, alias, tracking_uri).version
@@ -163,22 +140,15 @@ def alias_version(name: str, alias: str, tracking_uri: str | None = None) -> str
         return None
 
 
-def set_alias(name: str, alias: str, version: str, tracking_uri: str | None = None) -> None:
+def set_alias(name: str, alias: str, version: str, tracking_uri: str) -> None:
     """Point ``alias`` at ``version`` (moving it if it pointed elsewhere)."""
     client(tracking_uri).set_registered_model_alias(name, alias, version)
-
-
-def delete_alias(name: str, alias: str, tracking_uri: str | None = None) -> None:
-    """Remove ``alias`` from the model (no-op if it is not set)."""
-    if alias_version(name, alias, tracking_uri) is not None:
-        client(tracking_uri).delete_registered_model_alias(name, alias)
 
 
 class LoadedModel:
     """A loaded registry version: ``predict`` gives a frame, ``predict_proba`` an array."""
 
-    def __init__(self, ref: ModelRef, pyfunc: mlflow.pyfunc.PyFuncModel) -> None:
-        self.ref = ref
+    def __init__(self, pyfunc: mlflow.pyfunc.PyFuncModel) -> None:
         self.pyfunc = pyfunc
         # The hot path calls the model's own predict, which coerces and checks its input
         # (coerce_model_input) itself; MLflow's signature enforcement around it costs
@@ -195,24 +165,19 @@ class LoadedModel:
         return self.predict(frame).to_numpy(dtype=np.float64)
 
 
-def load_model(ref: ModelRef, tracking_uri: str | None = None) -> LoadedModel:
-    """Load exactly ``ref.version`` of ``ref.name``; :class:`RegistryError` if it fails.
-
-    Any object with ``name`` and ``version`` works as ``ref`` (e.g. ``schemas.ModelRef``).
-    """
+def load_model(name: str, version: str, tracking_uri: str) -> LoadedModel:
+    """Load exactly ``version`` of ``name``; :class:`RegistryError` if it fails."""
     use_registry(tracking_uri)
     try:
-        pyfunc = mlflow.pyfunc.load_model(f"models:/{ref.name}/{ref.version}")
+        pyfunc = mlflow.pyfunc.load_model(f"models:/{name}/{version}")
     except (MlflowException, OSError) as exc:
-        raise RegistryError(
-            f"cannot load {ref.name} version {ref.version}: {_one_line(exc)}"
-        ) from exc
+        raise RegistryError(f"cannot load {name} version {version}: {_one_line(exc)}") from exc
     try:
         # Once per load, through MLflow's signature enforcement: a version whose logged
         # signature disagrees with the serving columns fails here, not on live events.
         pyfunc.predict(example_input())
     except Exception as exc:
         raise RegistryError(
-            f"{ref.name} version {ref.version} rejects the serving input: {_one_line(exc)}"
+            f"{name} version {version} rejects the serving input: {_one_line(exc)}"
         ) from exc
-    return LoadedModel(ref, pyfunc)
+    return LoadedModel(pyfunc)

@@ -10,7 +10,6 @@ import mlflow
 from pydantic import BaseModel
 
 from models.data import MatchData
-from models.feature_spec import MODEL_INPUT_COLUMNS
 from models.feature_tables import export_feature_tables
 from models.features import LABEL_COLUMN
 from models.promotion import METRIC, PromotionDecision, promote
@@ -18,6 +17,7 @@ from models.pyfunc_model import log_pyfunc
 from models.registry import ensure_experiment, register_version, use_registry
 from models.states import CHECKPOINTS
 from models.training import Scores, build_dataset, fit_model, score
+from schemas.features import MODEL_INPUT_COLUMNS
 
 
 class TrainResult(BaseModel):

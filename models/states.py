@@ -20,9 +20,9 @@ import numpy as np
 import pandas as pd
 
 from models.data import MATCH_KEY
-from models.feature_spec import MODEL_INPUT_COLUMNS
 from models.features import LABEL_COLUMN
 from models.timeline import Goal, match_timeline, score_at
+from schemas.features import MODEL_INPUT_COLUMNS, TEAM_FEATURE_COLUMNS, model_frame
 
 CHECKPOINTS: Final = (0, 15, 30, 45, 60, 75, 90)
 COVERAGE_THRESHOLD: Final = 0.9
@@ -104,21 +104,18 @@ def state_rows(
                     kind.append("goal")
 
     base = prematch.iloc[np.asarray(idx, dtype=np.int64)].reset_index(drop=True)
-    rows = pd.DataFrame(
-        {
-            "minute": np.asarray(minute, dtype=np.float64),
-            "home_goals": np.asarray(home_goals, dtype=np.float64),
-            "away_goals": np.asarray(away_goals, dtype=np.float64),
-            # No red cards in the historical data.
-            "home_red_cards": 0.0,
-            "away_red_cards": 0.0,
-            "row_kind": kind,
-        }
+    zeros = np.zeros(len(idx))  # no red cards in the historical data
+    out = model_frame(
+        base[[f"home_{c}" for c in TEAM_FEATURE_COLUMNS]],
+        base[[f"away_{c}" for c in TEAM_FEATURE_COLUMNS]],
+        base["neutral"],
+        base["tournament"].tolist(),
+        np.column_stack([minute, home_goals, away_goals, zeros, zeros]),
     )
-    out = pd.concat(
-        [base.drop(columns=[c for c in rows.columns if c in base.columns]), rows], axis=1
-    )
-    out["neutral"] = out["neutral"].astype(np.float64)
+    out["match_id"] = base["match_id"].to_numpy()
+    out["date"] = base["date"].to_numpy()
+    out["row_kind"] = kind
+    out[LABEL_COLUMN] = base[LABEL_COLUMN].to_numpy()
     return out[[*MODEL_INPUT_COLUMNS, *META_COLUMNS]]
 
 

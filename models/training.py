@@ -1,4 +1,4 @@
-"""From match data to a fitted model and its holdout scores (no MLflow here; see ``workflow``)."""
+"""From match data to a fitted model and its holdout scores (no MLflow here: see ``models.run``)."""
 
 from __future__ import annotations
 
@@ -11,10 +11,11 @@ from pydantic import BaseModel, Field
 from sklearn.pipeline import Pipeline
 
 from models.data import DataError, MatchData
-from models.feature_spec import MODEL_INPUT_COLUMNS, OUTCOMES
 from models.features import LABEL_COLUMN, FeatureHistory, compute_features
 from models.pipeline import build_pipeline
 from models.states import checkpoint_rows, inplay_eligible, state_rows
+from schemas import OUTCOMES
+from schemas.features import MODEL_INPUT_COLUMNS
 
 
 class Scores(BaseModel):

@@ -1,13 +1,12 @@
 """Pydantic v2 models of every record on the wire (see ../shared/CONTRACT.md)."""
 
-from schemas.common import MAX_ID_LENGTH, Outcome, Status
-from schemas.dead_letter import DeadLetter, DeadLetterError, Encoding, ErrorType
+from schemas.common import MAX_ID_LENGTH, OUTCOMES, Outcome, Status
+from schemas.dead_letter import DeadLetter, DeadLetterReason, Encoding, ErrorType
 from schemas.errors import classify_validation_error
 from schemas.livescore import Livescore
 from schemas.match_request import MatchRequest
 from schemas.prediction import (
     DRIFT_TOLERANCE,
-    OUTCOMES,
     SUM_TOLERANCE,
     ModelRef,
     Prediction,
@@ -21,7 +20,7 @@ __all__ = [
     "OUTCOMES",
     "SUM_TOLERANCE",
     "DeadLetter",
-    "DeadLetterError",
+    "DeadLetterReason",
     "Encoding",
     "ErrorType",
     "Livescore",

@@ -9,7 +9,7 @@ error is a bug in this service.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Final, Literal
+from typing import Annotated, Final, Literal, get_args
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
@@ -54,6 +54,8 @@ Minute = Annotated[int, Field(ge=0, le=130, description="Match clock in minutes,
 Goals = Annotated[int, Field(ge=0, description="Goals scored so far, >= 0.")]
 RedCards = Annotated[int, Field(ge=0, description="Red cards so far, >= 0.")]
 Outcome = Literal["home", "draw", "away"]
+#: Outcome order of every probability vector: the model's output columns, the labels 0..2.
+OUTCOMES: Final[tuple[Outcome, ...]] = get_args(Outcome)
 
 
 class InputRecord(BaseModel):

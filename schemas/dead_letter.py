@@ -18,7 +18,7 @@ Encoding = Literal["utf-8", "base64"]
 MAX_MESSAGE_LENGTH: Final = 1000
 
 
-class DeadLetterError(OutputRecord):
+class DeadLetterReason(OutputRecord):
     """Why a record was dead-lettered.
 
     ``type`` is one of: ``invalid_json`` (not UTF-8 JSON, or not a JSON object),
@@ -55,7 +55,7 @@ class DeadLetter(OutputRecord):
     key_encoding: Encoding | None = Field(description="How key is encoded; None if no key.")
     payload: str | None = Field(description="Original value bytes as text or base64.")
     payload_encoding: Encoding | None = Field(description="How payload is encoded.")
-    error: DeadLetterError
+    error: DeadLetterReason
     received_at: Timestamp
 
     @model_validator(mode="after")
@@ -91,7 +91,7 @@ class DeadLetter(OutputRecord):
             key_encoding=key_encoding,
             payload=payload_text,
             payload_encoding=payload_encoding,
-            error=DeadLetterError(type=error_type, message=message),
+            error=DeadLetterReason(type=error_type, message=message),
             received_at=received_at or dt.datetime.now(dt.UTC),
         )
 

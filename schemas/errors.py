@@ -6,7 +6,7 @@ from typing import Final
 
 from pydantic import ValidationError
 
-from schemas.dead_letter import DeadLetterError
+from schemas.dead_letter import DeadLetterReason
 
 #: How many field errors the message lists before summarising the rest.
 MAX_LISTED_ERRORS: Final = 3
@@ -14,7 +14,7 @@ MAX_LISTED_ERRORS: Final = 3
 _NOT_AN_OBJECT: Final = frozenset({"model_type", "model_attributes_type", "dict_type"})
 
 
-def classify_validation_error(exc: ValidationError) -> DeadLetterError:
+def classify_validation_error(exc: ValidationError) -> DeadLetterReason:
     """Classify an error of ``Model.model_validate_json(raw)`` for the dead letter.
 
     ``invalid_json``: the bytes are not UTF-8 JSON (pydantic reports bad UTF-8 and
@@ -25,13 +25,13 @@ def classify_validation_error(exc: ValidationError) -> DeadLetterError:
     errors = exc.errors(include_url=False, include_input=False, include_context=False)
     for error in errors:
         if error["type"] == "json_invalid":
-            return DeadLetterError(type="invalid_json", message=error["msg"])
+            return DeadLetterReason(type="invalid_json", message=error["msg"])
         if not error["loc"] and error["type"] in _NOT_AN_OBJECT:
-            return DeadLetterError(type="invalid_json", message="JSON value is not an object")
+            return DeadLetterReason(type="invalid_json", message="JSON value is not an object")
     parts = [_describe(error["loc"], error["msg"]) for error in errors[:MAX_LISTED_ERRORS]]
     if len(errors) > MAX_LISTED_ERRORS:
         parts.append(f"and {len(errors) - MAX_LISTED_ERRORS} more")
-    return DeadLetterError(type="schema", message="; ".join(parts))
+    return DeadLetterReason(type="schema", message="; ".join(parts))
 
 
 def _describe(loc: tuple[int | str, ...], msg: str) -> str:

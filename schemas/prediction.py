@@ -5,11 +5,12 @@ from __future__ import annotations
 import datetime as dt
 import math
 from collections.abc import Iterable, Mapping
-from typing import Annotated, Final, Literal, Self, get_args
+from typing import Annotated, Final, Literal, Self
 
 from pydantic import Field, model_validator
 
 from schemas.common import (
+    OUTCOMES,
     Goals,
     MatchId,
     Minute,
@@ -23,8 +24,6 @@ from schemas.common import (
 from schemas.livescore import Livescore
 from schemas.match_request import MatchRequest
 
-#: Outcome order of every probability vector (the model's column order too).
-OUTCOMES: Final[tuple[Outcome, ...]] = get_args(Outcome)
 #: The contract: published probabilities sum to 1 within this.
 SUM_TOLERANCE: Final = 1e-6
 #: Raw model output may drift this far from a sum of 1 and still be renormalised;

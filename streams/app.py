@@ -1,60 +1,49 @@
-"""The only ``faust.App`` of the service, its topics, table, agents, tasks and views.
+"""The only ``faust.App`` of the service: its topics, table, agents, services and views.
 
-Build it with :func:`create_app`; run it with ``python -m streams worker``. Everything the
-worker holds (model, feature snapshot, Redis client, metrics) hangs off the returned app,
-so tests and benchmarks can build as many isolated apps as they need.
+Build it with :func:`create_app`; run it with ``python -m streams worker``. The app is made
+per settings, so tests and benchmarks can build as many isolated apps as they need; what
+it holds is reachable through the returned :class:`~streams.handle.WorkerHandle`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
-from dataclasses import dataclass
-
 import faust
-import structlog
 
-from streams.agents import register_agents
-from streams.consumer_lag import ConsumerLag
-from streams.faust_patches import apply_faust_patches
-from streams.features.store import FeatureStore
-from streams.gc_freeze import freeze_when_loaded
-from streams.latest_store import LatestStore
+from streams.faust_glue.gc_freeze import HeapFreezer
+from streams.faust_glue.kafka_admin import KafkaAdmin
+from streams.faust_glue.patches import apply_faust_patches
+from streams.faust_glue.web_driver import ServiceApp
+from streams.flow.agents import BatchLoop, register_agents
+from streams.flow.batch import BatchProcessor
+from streams.flow.match_state import MatchStates
+from streams.flow.publish import Publisher
+from streams.handle import WorkerHandle
+from streams.live.feature_store import FeatureStore
+from streams.live.model_server import ModelServer
+from streams.live.model_source import RegistrySource
 from streams.logs import logging_dict
 from streams.metrics import Metrics
-from streams.model_registry import registry_loader, registry_resolver, warm_frame
-from streams.model_server import ModelServer
-from streams.pipeline import Pipeline, Sender
+from streams.ops.consumer_lag import ConsumerLag
+from streams.ops.recent import RecentPredictions
+from streams.ops.throughput import Throughput
+from streams.ops.web.views import register_views
 from streams.settings import Settings
-from streams.status import Throughput
-from streams.web.driver import ServiceApp
-from streams.web.views import register_views
+from streams.sinks.kafka_sender import producer_sender
+from streams.sinks.redis_latest import RedisLatestSink
 
-log = structlog.get_logger(__name__)
-LAG_POLL_SECONDS = 2.0
-
-
-@dataclass(frozen=True)
-class Service:
-    """The app and the pipeline that its agents and views share."""
-
-    app: faust.App
-    pipeline: Pipeline
-
-
-def producer_sender(app: faust.App, topic: str) -> Sender:
-    """Produce straight through the app's producer: the Topic/Channel layer adds per-record
-    bookkeeping the pipeline does not use, and it is the hot path."""
-
-    async def send(key: bytes | None, value: bytes) -> Awaitable[object]:
-        return await app.producer.send(
-            topic, key, value, partition=None, timestamp=None, headers=None
-        )
-
-    return send
+#: Room in Faust's changelog buffer, in batches: a batch writes up to BATCH_SIZE table
+#: keys at once, and past its limit Faust throttles the consumer per message.
+CHANGELOG_BUFFER_BATCHES = 4
 
 
 def tuned_app(settings: Settings) -> ServiceApp:
-    """The worker's Faust app, configured and tuned, with nothing registered on it yet."""
+    """The worker's Faust app, configured and tuned, with nothing registered on it yet.
+
+    The throughput knobs are measured in docs/benchmarks.md: a short producer linger lets
+    the changelog and prediction sends of a batch share produce requests, and bigger
+    fetches and stream buffer keep micro-batches full so per-batch costs amortise. With
+    ``BATCH_SIZE=1`` each event would wait the linger alone, so it is off then.
+    """
     apply_faust_patches()
     return ServiceApp(  # a faust.App whose "/" is our status page
         settings.consumer_group,
@@ -70,12 +59,6 @@ def tuned_app(settings: Settings) -> ServiceApp:
         broker_heartbeat_interval=max(1.0, settings.kafka_session_timeout_seconds / 5),
         broker_commit_interval=1.0,
         producer_acks=-1,
-        # Throughput knobs measured with `python -m bench` (drain of one worker on 2 cores,
-        # median of 3 interleaved runs: 2,962 -> 3,734 events/s, p99 at 1,000/s unchanged
-        # within noise). Linger lets the per-record changelog and prediction sends share
-        # produce requests (at most 5 ms added); bigger fetches and stream buffer keep
-        # micro-batches full, so the per-batch costs (predict call, acks, Redis) amortise.
-        # With BATCH_SIZE=1 each event would wait the linger alone (halving throughput).
         producer_linger=0.005 if settings.batch_size > 1 else 0.0,
         consumer_max_fetch_size=4 * 1024 * 1024,
         stream_buffer_maxsize=16384,
@@ -93,8 +76,8 @@ def input_topic(app: faust.App, name: str, settings: Settings) -> faust.TopicT:
     return app.topic(name, partitions=settings.topic_partitions, key_type=bytes, value_type=bytes)
 
 
-def create_app(settings: Settings) -> Service:
-    """A fully wired worker app for ``settings`` (nothing connects until it starts)."""
+def create_app(settings: Settings) -> WorkerHandle:
+    """A fully wired worker for ``settings`` (nothing connects until the app starts)."""
     app = tuned_app(settings)
     livescores_topic = input_topic(app, settings.livescores_topic, settings)
     match_requests_topic = input_topic(app, settings.match_requests_topic, settings)
@@ -110,71 +93,73 @@ def create_app(settings: Settings) -> Service:
     )
 
     metrics = Metrics()
-    features = FeatureStore(settings.features_dir, metrics)
-    latest = LatestStore(settings.redis_url, settings.prediction_ttl_seconds, metrics)
+    features = FeatureStore(settings.features_dir, metrics, settings.features_poll_seconds)
+    latest = RedisLatestSink(settings.redis_url, settings.prediction_ttl_seconds, metrics)
     models = ModelServer(
-        resolve=registry_resolver(settings),
-        load=registry_loader(settings),
-        alias=settings.model_alias,
-        metrics=metrics,
-        warm_frame=warm_frame,
+        RegistrySource(settings.model_name, settings.registry_uri),
+        settings.model_alias,
+        metrics,
+        settings.model_poll_seconds,
     )
-    pipeline = Pipeline(
+    kafka = KafkaAdmin(settings.kafka_bootstrap_servers)
+    inputs = (settings.livescores_topic, settings.match_requests_topic)
+    worker = WorkerHandle(
+        app=app,
         settings=settings,
         metrics=metrics,
-        features=features,
         models=models,
+        features=features,
         latest=latest,
-        match_to_state=match_to_state,
-        send_prediction=producer_sender(app, settings.predictions_topic),
-        send_dead_letter=producer_sender(app, settings.predictions_dlq_topic),
+        kafka=kafka,
+        lag=ConsumerLag(app, inputs, kafka, metrics),
+        throughput=Throughput(metrics),
+        recent=RecentPredictions(),
     )
 
-    register_agents(app, pipeline, livescores_topic, match_requests_topic)
-    throughput = Throughput(pipeline)
-    lag = ConsumerLag(
-        app,
-        (settings.livescores_topic, settings.match_requests_topic),
-        settings.kafka_bootstrap_servers,
-        metrics,
+    publisher = Publisher(
+        predictions=producer_sender(app, settings.predictions_topic),
+        dead_letters=producer_sender(app, settings.predictions_dlq_topic),
+        latest=latest,
+        redis_key=settings.redis_key,
+        metrics=metrics,
     )
-    register_views(app, pipeline, throughput, lag)
+    publisher.on_published.append(worker.recent.add)
+    processor = BatchProcessor(
+        states=MatchStates(match_to_state),
+        models=models,
+        features=features,
+        publisher=publisher,
+        metrics=metrics,
+    )
+    loop = BatchLoop(publisher, metrics, settings.batch_size, settings.batch_wait_seconds)
+    register_agents(app, loop, processor, livescores_topic, match_requests_topic)
+    register_views(app, worker)
+
+    # Started before Faust's own services and stopped after them, so the model loads while
+    # the consumer joins, and sinks close only once the agents are done.
+    services: list[faust.Service] = [
+        models,
+        features,
+        latest,
+        kafka,
+        worker.lag,
+        worker.throughput,
+    ]
+    if settings.gc_freeze:
+        freezer = HeapFreezer([models.ready, features.ready])
+        models.on_swap.append(freezer.after_swap)
+        services.append(freezer)
+    for service in services:
+        app.add_dependency(service)
 
     @app.task
     async def widen_changelog_buffer() -> None:
-        # A batch writes up to BATCH_SIZE table keys at once; past 100 pending changelog
-        # records Faust's ProducerBuffer throttles the consumer per message and logs a
-        # warning, which every full batch tripped. Room for a few batches keeps that
+        # Past 100 pending changelog records (Faust's default) the consumer is throttled
+        # per message, which every full batch tripped; room for a few batches keeps that
         # flow control for a real produce backlog. (Set here: the producer exists now.)
-        app.producer.buffer.max_messages = max(100, 4 * settings.batch_size)
+        app.producer.buffer.max_messages = max(100, CHANGELOG_BUFFER_BATCHES * settings.batch_size)
 
-    @app.task
-    async def watch_feature_tables() -> None:
-        await features.watch(settings.features_poll_seconds)
-
-    @app.task
-    async def watch_model_alias() -> None:
-        await models.poll(settings.model_poll_seconds)
-
-    @app.task
-    async def flush_parked_redis_writes() -> None:
-        await latest.keep_flushing()
-
-    @app.task
-    async def measure_consumer_lag() -> None:
-        await lag.run(LAG_POLL_SECONDS)
-
-    if settings.gc_freeze:
-
-        @app.task
-        async def freeze_loaded_heap() -> None:
-            await freeze_when_loaded(lambda: models.current, [models.ready, features.ready])
-
-    @app.task
-    async def sample_throughput() -> None:
-        await throughput.run(1.0)
-
-    return Service(app=app, pipeline=pipeline)
+    return worker
 
 
 def run_worker(app: faust.App, settings: Settings) -> None:

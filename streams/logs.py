@@ -11,10 +11,14 @@ import structlog
 NOISY_LIBRARIES = ("faust", "mode", "aiokafka", "kafka", "mlflow", "alembic", "urllib3", "aiohttp")
 
 
-def logging_dict(level: str) -> dict[str, Any]:
-    """The stdlib logging config (also handed to the Faust worker, which applies its own)."""
+def logging_dict(level: str, library_level: str = "WARNING") -> dict[str, Any]:
+    """The stdlib logging config (also handed to the Faust worker, which applies its own).
+
+    The libraries log at ``library_level`` or ``level``, whichever is quieter.
+    """
     level = level.upper()
-    quiet = level if logging.getLevelNamesMapping().get(level, 20) > logging.WARNING else "WARNING"
+    names = logging.getLevelNamesMapping()
+    quiet = max(level, library_level.upper(), key=lambda name: names.get(name, logging.INFO))
     return {
         "version": 1,
         "disable_existing_loggers": False,
@@ -31,9 +35,9 @@ def logging_dict(level: str) -> dict[str, Any]:
     }
 
 
-def configure_logging(level: str = "INFO") -> None:
+def configure_logging(level: str = "INFO", library_level: str = "WARNING") -> None:
     """One key=value line per event on stderr (grep-friendly, parseable)."""
-    logging.config.dictConfig(logging_dict(level))
+    logging.config.dictConfig(logging_dict(level, library_level))
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,

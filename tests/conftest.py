@@ -17,10 +17,10 @@ from typing import Any
 
 import pytest
 
+from devstack.local_stack import LocalStack
+from devstack.probes import kafka_ready, redis_ready
+from devstack.topics import delete_topics_named
 from streams.settings import Settings
-from streams.stack.local_stack import LocalStack
-from streams.stack.probes import kafka_ready, redis_ready
-from streams.topic_admin import delete_topics_named
 
 
 @dataclass(frozen=True)

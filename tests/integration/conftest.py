@@ -12,10 +12,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from models.feature_spec import MATCHES_FILE
+from devstack.supervisor import free_port
+from devstack.worker import REPO, WorkerProcess
+from schemas.features import MATCHES_FILE
 from streams.settings import Settings
 from tests.conftest import RunningStack
-from tests.harness import REPO, WorkerProcess, free_port
 
 
 @dataclass(frozen=True)
@@ -93,7 +94,7 @@ def worker_settings(isolated_settings: Settings, trained_registry: TrainedRegist
 def worker(
     stack: RunningStack, worker_settings: Settings, tmp_path: Path
 ) -> Iterator[WorkerProcess]:
-    process = WorkerProcess(worker_settings, tmp_path / "worker.log").start()
+    process = WorkerProcess(worker_settings, tmp_path / "worker.log").launch()
     try:
         process.wait_ready()
         yield process

@@ -6,9 +6,9 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from devstack.supervisor import free_port
 from streams.settings import Settings
 from tests.conftest import RunningStack, own_settings
-from tests.harness import free_port
 from tests.integration.conftest import TrainedRegistry
 
 

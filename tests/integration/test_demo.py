@@ -12,8 +12,9 @@ import time
 
 import pytest
 
+from devstack.supervisor import free_port
+from devstack.worker import REPO, http_get, settings_env
 from streams.settings import Settings
-from tests.harness import REPO, free_port, http_get, settings_env
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]
 PREDICTION = re.compile(r"^\S+\s+(\d+' (live|halftime|finished))\s+\d+-\d+\s+H\s+[\d.]+%.* v1$")

@@ -23,12 +23,14 @@ import redis.asyncio as aioredis
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
+from devstack.kafka_broker import KafkaBroker
+from devstack.local_stack import LocalStack
+from devstack.redis_server import RedisServer
+from devstack.supervisor import free_port
+from devstack.worker import WorkerProcess, http_get
 from streams.settings import Settings
-from streams.stack.kafka_broker import KafkaBroker
-from streams.stack.local_stack import LocalStack
-from streams.stack.redis_server import RedisServer
 from tests.conftest import RunningStack
-from tests.harness import WorkerProcess, collect, free_port, http_get, produce
+from tests.harness import collect, produce
 from tests.integration.conftest import TrainedRegistry
 from tests.integration.test_pipeline_e2e import livescore, request
 
@@ -71,7 +73,7 @@ async def test_redis_down_for_10s_predictions_flow_and_redis_catches_up(
     redis_server = RedisServer(tmp_path / "own-redis", "127.0.0.1", port, url)
     redis_server.start()
     settings = _with(worker_settings, redis_url=url)
-    worker = WorkerProcess(settings, tmp_path / "worker.log").start()
+    worker = WorkerProcess(settings, tmp_path / "worker.log").launch()
     client = aioredis.Redis.from_url(url)
     matches = trained_registry.match_ids()[-5:]
 
@@ -134,7 +136,7 @@ async def test_registry_unreachable_current_model_keeps_serving(
     registry_db.parent.mkdir()
     shutil.copyfile(original, registry_db)
     settings = _with(worker_settings, mlflow_tracking_uri=f"sqlite:///{registry_db}")
-    worker = WorkerProcess(settings, tmp_path / "worker.log").start()
+    worker = WorkerProcess(settings, tmp_path / "worker.log").launch()
     match_id = trained_registry.match_ids()[-1]
     try:
         worker.wait_ready()
@@ -217,7 +219,7 @@ async def test_broker_restart_worker_reconnects_and_loses_nothing(
     # The broker's start and stop probe it with asyncio.run of their own: off this loop.
     await asyncio.to_thread(broker.start)
     settings = _with(worker_settings, kafka_bootstrap_servers=broker.bootstrap)
-    worker = WorkerProcess(settings, tmp_path / "worker.log").start()
+    worker = WorkerProcess(settings, tmp_path / "worker.log").launch()
     matches = trained_registry.match_ids()[-100:]
     acked: list[str] = []
     stop = asyncio.Event()

@@ -24,8 +24,9 @@ from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from devstack.worker import WorkerProcess, http_get
 from streams.settings import Settings
-from tests.harness import WorkerProcess, collect, http_get, produce
+from tests.harness import collect, produce
 from tests.integration.conftest import TrainedRegistry
 from tests.integration.test_pipeline_e2e import request
 

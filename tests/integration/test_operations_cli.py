@@ -12,11 +12,12 @@ from dataclasses import dataclass
 
 import pytest
 
+from devstack.worker import REPO, WorkerProcess, settings_env
 from models.synthetic import generate_matches
-from streams.replay import schedule, select_matches
+from streams.cli.match_feed import schedule, select_matches
 from streams.settings import Settings
 from tests.conftest import RunningStack, topics_deleted_after
-from tests.harness import REPO, WorkerProcess, collect, settings_env
+from tests.harness import collect
 from tests.integration.conftest import TrainedRegistry
 from tests.integration.module_worker import module_settings
 
@@ -62,7 +63,7 @@ def cli_worker(
 ) -> Iterator[WorkerProcess]:
     assert cli_settings.admin_token is None
     log = tmp_path_factory.mktemp("ops-cli-log") / "worker.log"
-    process = WorkerProcess(cli_settings, log).start()
+    process = WorkerProcess(cli_settings, log).launch()
     try:
         process.wait_ready()
         yield process

@@ -15,11 +15,12 @@ from pathlib import Path
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from devstack.worker import REPO, WorkerProcess, http_get
 from models import registry
 from streams.settings import Settings
 from tests.browser import chromium_path, open_page
 from tests.conftest import RunningStack, topics_deleted_after
-from tests.harness import REPO, WorkerProcess, collect, http_get, produce
+from tests.harness import collect, produce
 from tests.integration.conftest import TrainedRegistry
 from tests.integration.module_worker import module_settings
 from tests.integration.test_pipeline_e2e import by_request, livescore, request
@@ -50,7 +51,7 @@ def ops_worker(
     ops_settings: Settings, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[WorkerProcess]:
     log = tmp_path_factory.mktemp("ops-http-log") / "worker.log"
-    process = WorkerProcess(ops_settings, log).start()
+    process = WorkerProcess(ops_settings, log).launch()
     try:
         process.wait_ready()
         yield process

@@ -12,9 +12,10 @@ from typing import Any
 import pytest
 import redis.asyncio as aioredis
 
+from devstack.worker import WorkerProcess, http_get
 from models import registry
 from streams.settings import Settings
-from tests.harness import WorkerProcess, collect, http_get, produce
+from tests.harness import collect, produce
 from tests.integration.conftest import TrainedRegistry
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]

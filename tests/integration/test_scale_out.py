@@ -4,9 +4,9 @@ Both workers must answer part of the load (each one's own /metrics counts the
 predictions it produced); after one is SIGKILLed, the group evicts it once the session
 times out and the survivor takes its partitions and answers everything after that.
 It once lost the head of each partition taken over in about 1 run of 5 (see
-``streams.faust_patches.stop_flow_before_seek``), and more rarely never read a
+``streams.faust_glue.patches.stop_flow_before_seek``), and more rarely never read a
 taken-over partition again, every request from some offset to the end unanswered (see
-``streams.faust_patches.uncommitted_seek_to_beginning``). A failure names, per input
+``streams.faust_glue.patches.uncommitted_seek_to_beginning``). A failure names, per input
 partition, how many requests went unanswered, from which offset, and whether the
 partition never resumed: that is what located both bugs.
 """
@@ -24,8 +24,10 @@ from pathlib import Path
 import pytest
 from aiokafka import AIOKafkaConsumer
 
+from devstack.supervisor import free_port
+from devstack.worker import WorkerProcess, http_get
 from streams.settings import Settings
-from tests.harness import WorkerProcess, collect, free_port, http_get, produce
+from tests.harness import collect, produce
 from tests.integration.conftest import TrainedRegistry
 from tests.integration.test_pipeline_e2e import request
 
@@ -96,7 +98,7 @@ async def test_two_workers_share_partitions_and_one_takes_over_when_the_other_di
                 "kafka_session_timeout_seconds": SESSION_TIMEOUT_SECONDS,
             }
         )
-        return WorkerProcess(settings, tmp_path / f"{name}.log").start()
+        return WorkerProcess(settings, tmp_path / f"{name}.log").launch()
 
     matches = trained_registry.match_ids()[-200:]  # many keys: every partition gets some
     a, b = member("a"), member("b")

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from streams.stack.local_stack import LocalStack
+from devstack.local_stack import LocalStack
 from tests.conftest import RunningStack
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(60)]

@@ -9,10 +9,12 @@ from pathlib import Path
 
 import pytest
 
+from devstack.supervisor import free_port
+from devstack.worker import WorkerProcess, http_get
 from models.registry import client as registry_client
 from streams.settings import Settings
 from tests.conftest import RunningStack
-from tests.harness import WorkerProcess, collect, free_port, http_get, produce
+from tests.harness import collect, produce
 from tests.integration.conftest import TrainedRegistry
 from tests.integration.test_pipeline_e2e import request
 
@@ -40,7 +42,7 @@ async def test_worker_without_a_champion_waits_then_serves(
     # An empty registry that exists, as after `mlflow server` first starts: creating the
     # SQLite schema while the worker polls it would be a race of the test's own making.
     registry_client(registry.tracking_uri).search_registered_models()
-    worker = WorkerProcess(settings, tmp_path / "worker.log").start()
+    worker = WorkerProcess(settings, tmp_path / "worker.log").launch()
     try:
         deadline = time.monotonic() + 60
         status, body = 0, b""

@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from devstack.worker import WorkerProcess
 from streams.settings import Settings
-from tests.harness import WorkerProcess, collect, produce
+from tests.harness import collect, produce
 from tests.integration.conftest import TrainedRegistry
 from tests.integration.test_pipeline_e2e import livescore, request
 
@@ -35,7 +36,7 @@ async def test_sigkill_mid_stream_then_restart_answers_everything(
     worker.kill()
     await producing
 
-    restarted = WorkerProcess(worker_settings, tmp_path / "worker-restarted.log").start()
+    restarted = WorkerProcess(worker_settings, tmp_path / "worker-restarted.log").launch()
     try:
         restarted.wait_ready()
         records = await collect(
@@ -72,7 +73,7 @@ async def test_restarted_worker_recovers_match_state_from_the_changelog(
     await asyncio.sleep(2)  # past the commit interval: the restart must not re-read them
     worker.kill()
 
-    restarted = WorkerProcess(worker_settings, tmp_path / "worker-restarted.log").start()
+    restarted = WorkerProcess(worker_settings, tmp_path / "worker-restarted.log").launch()
     try:
         restarted.wait_ready()
         await produce(

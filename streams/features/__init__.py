@@ -1,1 +1,0 @@
-"""Feature tables: immutable snapshots read from Parquet, swapped atomically on change."""

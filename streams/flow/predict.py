@@ -1,0 +1,70 @@
+"""One vectorised predict call per batch, off the event loop, with poison-row isolation,
+and the ``Prediction`` records made from its output."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import time
+
+import numpy as np
+import pandas as pd
+
+from schemas import Livescore, ModelRef, Prediction
+from streams.flow.enrich import Job
+from streams.live.model_source import Predictor
+from streams.metrics import Metrics
+
+RowResult = np.ndarray | Exception
+
+
+def _predict(predictor: Predictor, frame: pd.DataFrame) -> np.ndarray:
+    probabilities = np.asarray(predictor.predict_proba(frame), dtype="float64")
+    if probabilities.shape != (len(frame), 3):
+        raise ValueError(f"model returned shape {probabilities.shape} for {len(frame)} rows")
+    return probabilities
+
+
+async def infer(predictor: Predictor, frame: pd.DataFrame, metrics: Metrics) -> list[RowResult]:
+    """Probabilities per row, or the exception for rows the model could not score.
+
+    A failing batch is retried row by row, so one poison row becomes one ``model_error``
+    dead letter instead of failing the events around it.
+    """
+    started = time.perf_counter()
+    try:
+        return list(await asyncio.to_thread(_predict, predictor, frame))
+    except Exception as exc:
+        if len(frame) == 1:
+            return [exc]
+    finally:
+        metrics.inference.observe(time.perf_counter() - started)
+    results: list[RowResult] = []
+    for i in range(len(frame)):
+        try:
+            results.append((await asyncio.to_thread(_predict, predictor, frame.iloc[[i]]))[0])
+        except Exception as exc:
+            results.append(exc)
+    return results
+
+
+def prediction_for(
+    job: Job,
+    probabilities: np.ndarray,
+    ref: ModelRef,
+    features_version: str,
+    read_at: dt.datetime,
+) -> Prediction:
+    """The ``predictions`` record answering ``job``; raises ValueError for unusable output."""
+    if isinstance(job.record, Livescore):
+        return Prediction.for_livescore(
+            job.record, probabilities, model=ref, features_version=features_version
+        )
+    return Prediction.for_request(
+        job.record,
+        probabilities,
+        model=ref,
+        features_version=features_version,
+        received_at=read_at,
+        state=job.state,
+    )

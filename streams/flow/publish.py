@@ -1,0 +1,183 @@
+"""Every output of a batch, to the broker until acknowledged, then to Redis.
+
+When :meth:`Publisher.publish` returns, the broker has acknowledged every prediction and
+dead letter of the batch, so acknowledging the inputs afterwards gives at-least-once
+delivery. The retry policy is per record: a send the broker may accept later (it is down,
+a leader moved, a timeout) is re-sent with backoff while the inputs stay unacknowledged;
+a send it refused for good fails the publish with :class:`PublishError`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import structlog
+from aiokafka.errors import KafkaConnectionError, KafkaError, KafkaTimeoutError, NodeNotReadyError
+from tenacity import RetryCallState
+
+from schemas import DeadLetter, Prediction, Trigger
+from streams.backoff import retrying
+from streams.flow.records import RawRecord
+from streams.metrics import Metrics
+from streams.sinks.kafka_sender import Sender
+from streams.sinks.redis_latest import LatestValue, RedisLatestSink
+
+log = structlog.get_logger(__name__)
+RETRY_INITIAL_SECONDS = 0.5
+RETRY_MAXIMUM_SECONDS = 5.0
+
+
+def is_retriable(error: BaseException) -> bool:
+    """Broker unavailability is waited out; a record the broker refuses for good is not."""
+    cause = error.__cause__ if error.__cause__ is not None else error
+    if isinstance(cause, KafkaError):
+        return bool(getattr(cause, "retriable", False)) or isinstance(
+            cause, KafkaConnectionError | KafkaTimeoutError | NodeNotReadyError
+        )
+    return isinstance(cause, OSError | asyncio.TimeoutError)
+
+
+class PublishError(RuntimeError):
+    """The broker refused some outputs for good (not retriable); the batch cannot finish."""
+
+
+class _RetriableFailures(Exception):
+    """Some sends failed in a way worth retrying (internal to the retry loop)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    """One record to produce: where, its key and its bytes."""
+
+    send: Sender
+    key: bytes | None
+    value: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Published:
+    """A prediction and the input it answers."""
+
+    raw: RawRecord
+    prediction: Prediction
+
+
+class Publisher:
+    """Produces a batch's outputs and writes the latest predictions to Redis."""
+
+    def __init__(
+        self,
+        *,
+        predictions: Sender,
+        dead_letters: Sender,
+        latest: RedisLatestSink,
+        redis_key: Callable[[str], str],
+        metrics: Metrics,
+    ) -> None:
+        self.predictions = predictions
+        self.dead_letters = dead_letters
+        self.latest = latest
+        self.redis_key = redis_key
+        self.metrics = metrics
+        #: Called with each batch's predictions once the broker acknowledged them.
+        self.on_published: list[Callable[[Sequence[Prediction]], None]] = []
+
+    async def publish(
+        self,
+        published: list[Published],
+        letters: list[DeadLetter],
+        trigger: Trigger,
+        compute_started: float | None,
+    ) -> None:
+        """Produce every output, wait for the broker's acks, then write Redis.
+
+        ``compute_started`` (``time.perf_counter()``) is when the batch's work began; None
+        for a failed batch's dead letters, whose work is not a compute stage.
+        """
+        records: list[Outgoing] = []
+        latest: list[LatestValue] = []
+        for item in published:
+            prediction = item.prediction
+            body = prediction.model_dump_json().encode()
+            records.append(Outgoing(self.predictions, prediction.match_id.encode(), body))
+            rank = prediction.seq if prediction.seq is not None else -1
+            latest.append(LatestValue(self.redis_key(prediction.match_id), rank, body.decode()))
+        records.extend(
+            Outgoing(self.dead_letters, letter.key_bytes(), letter.model_dump_json().encode())
+            for letter in letters
+        )
+        stage = self.metrics.batch_stage
+        sending = time.perf_counter()
+        if compute_started is not None:
+            stage.labels(stage="compute").observe(sending - compute_started)
+        await self.send_all(records)
+        acknowledged = time.perf_counter()
+        stage.labels(stage="produce").observe(acknowledged - sending)
+
+        if published:
+            now = time.time()
+            self.metrics.predictions_out.labels(trigger=trigger).inc(len(published))
+            histogram = self.metrics.latency.labels(trigger=trigger)
+            for item in published:
+                histogram.observe(max(0.0, now - item.raw.timestamp))
+            predictions = [item.prediction for item in published]
+            for listener in self.on_published:
+                listener(predictions)
+        await self.latest.write(latest)
+        stage.labels(stage="redis").observe(time.perf_counter() - acknowledged)
+
+    async def publish_dead_letters(self, letters: list[DeadLetter]) -> None:
+        """Produce dead letters only (the agents' last resort for a failed batch)."""
+        await self.publish([], letters, "livescore", None)
+
+    async def send_all(self, records: list[Outgoing]) -> None:
+        """Send all, wait for the broker's acks; re-send what failed and may succeed later.
+
+        The inputs stay unacknowledged meanwhile, so a broker outage stalls the agent
+        instead of losing outputs; a re-send may duplicate a record (at least once).
+        """
+        pending = records
+        async for attempt in retrying(
+            retry_on=lambda error: isinstance(error, _RetriableFailures),
+            initial=RETRY_INITIAL_SECONDS,
+            maximum=RETRY_MAXIMUM_SECONDS,
+            on_retry=_log_retry,
+        ):
+            with attempt:
+                failed = await _send_round(pending)
+                permanent = [(r, e) for r, e in failed if not is_retriable(e)]
+                if permanent:
+                    raise PublishError(
+                        f"the broker refused {len(permanent)} of {len(records)} outputs: "
+                        f"{permanent[0][1]!r}"
+                    ) from permanent[0][1]
+                if failed:
+                    pending = [record for record, _ in failed]
+                    raise _RetriableFailures(f"{len(failed)} sends failed: {failed[0][1]!r}")
+
+
+async def _send_round(records: list[Outgoing]) -> list[tuple[Outgoing, BaseException]]:
+    """Send each record once and wait for all acks; the ones that failed, with their error."""
+    results: list[object] = []
+    for record in records:
+        try:
+            results.append(await record.send(record.key, record.value))
+        except Exception as exc:  # faust wraps broker errors in its own type
+            results.append(exc)
+    waiting = [r for r in results if not isinstance(r, BaseException)]
+    acked = iter(await asyncio.gather(*waiting, return_exceptions=True))  # type: ignore[arg-type]  # futures
+    outcomes = [r if isinstance(r, BaseException) else next(acked) for r in results]
+    return [
+        (record, outcome)
+        for record, outcome in zip(records, outcomes, strict=True)
+        if isinstance(outcome, BaseException)
+    ]
+
+
+def _log_retry(state: RetryCallState) -> None:
+    error = state.outcome.exception() if state.outcome else None
+    retry_in = state.next_action.sleep if state.next_action else None
+    log.warning("produce_failed", error=str(error)[:300], retry_in=retry_in)

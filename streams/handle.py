@@ -1,0 +1,37 @@
+"""The worker's handle: what a running worker holds, for the parts that look at it.
+
+Status, readiness and the web views take this handle and read its named parts; none of
+them reaches through the batch processor. ``streams.app.create_app`` builds it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import faust
+
+from streams.faust_glue.kafka_admin import KafkaAdmin
+from streams.live.feature_store import FeatureStore
+from streams.live.model_server import ModelServer
+from streams.metrics import Metrics
+from streams.ops.consumer_lag import ConsumerLag
+from streams.ops.recent import RecentPredictions
+from streams.ops.throughput import Throughput
+from streams.settings import Settings
+from streams.sinks.redis_latest import RedisLatestSink
+
+
+@dataclass(frozen=True)
+class WorkerHandle:
+    """The app, its settings and metrics, and the long-lived parts it runs."""
+
+    app: faust.App
+    settings: Settings
+    metrics: Metrics
+    models: ModelServer
+    features: FeatureStore
+    latest: RedisLatestSink
+    kafka: KafkaAdmin
+    lag: ConsumerLag
+    throughput: Throughput
+    recent: RecentPredictions

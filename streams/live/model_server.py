@@ -1,0 +1,138 @@
+"""The serving model: resolved from the registry alias, hot-swapped when the alias moves.
+
+Resolving, loading and warming run in worker threads, so the event loop keeps serving the
+old model meanwhile. The swap is one reference assignment on the event loop: a batch reads
+``server.current`` once, so every prediction names the version that made it. If the
+registry is unreachable the current model keeps serving; with no model at all the service
+is not ready and keeps retrying with backoff.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import structlog
+
+from schemas import ModelRef
+from schemas.features import warm_up_frame
+from streams.live.model_source import ModelSource, Predictor
+from streams.metrics import Metrics
+from streams.polling import PollingService, RoundFailed
+
+log = structlog.get_logger(__name__)
+#: Longest wait between attempts while the registry fails or no model serves yet.
+RETRY_MAXIMUM_SECONDS = 5.0
+
+
+class ModelRefreshError(RoundFailed):
+    """A resolve or load failed; the poller retries it with backoff."""
+
+
+@dataclass(frozen=True)
+class ServingModel:
+    """A loaded model and the exact registry version it is."""
+
+    ref: ModelRef
+    predictor: Predictor
+    loaded_at: dt.datetime
+
+
+class ModelServer(PollingService):
+    """Holds the serving model and the challenger's identity; polls the alias."""
+
+    def __init__(
+        self,
+        source: ModelSource,
+        alias: str,
+        metrics: Metrics,
+        poll_seconds: float,
+        challenger_alias: str = "challenger",
+    ) -> None:
+        super().__init__(poll_seconds, retry_maximum=min(poll_seconds, RETRY_MAXIMUM_SECONDS))
+        self.source = source
+        self.alias = alias
+        self.challenger_alias = challenger_alias
+        self.metrics = metrics
+        self.current: ServingModel | None = None
+        self.challenger: ModelRef | None = None
+        self.last_error: str | None = None
+        self.last_checked: dt.datetime | None = None
+        self.ready = asyncio.Event()
+        #: Called on the event loop after each swap (the heap freezer listens).
+        self.on_swap: list[Callable[[ServingModel], None]] = []
+        self._lock = asyncio.Lock()
+
+    async def poll(self) -> None:
+        await self.refresh()
+        if self.last_error is not None:
+            raise ModelRefreshError(self.last_error)
+
+    async def refresh(self) -> bool:
+        """Re-resolve the alias; load and swap in a new version. True when swapped."""
+        async with self._lock:  # a poll and POST /model/reload never load concurrently
+            try:
+                ref = await asyncio.to_thread(self.source.resolve, self.alias)
+            except Exception as exc:  # the registry client raises many types when down
+                self._note_error("resolve", exc)
+                return False
+            self.last_checked = dt.datetime.now(dt.UTC)
+            self.challenger = await asyncio.to_thread(self._try_resolve, self.challenger_alias)
+            if self.current is not None and self.current.ref.version == ref.version:
+                self.last_error = None
+                return False
+            try:
+                model = await asyncio.to_thread(self._load_and_warm, ref)
+            except Exception as exc:
+                self._note_error("load", exc)
+                return False
+            self._swap(model)
+            return True
+
+    def _swap(self, model: ServingModel) -> None:
+        previous = self.current.ref.version if self.current else None
+        self.current = model
+        self.last_error = None
+        self.ready.set()
+        ref = model.ref
+        self.metrics.model_reloads.labels(result="swapped").inc()
+        self.metrics.model_info.info(
+            {
+                "name": ref.name,
+                "version": ref.version,
+                "alias": ref.alias,
+                "run_id": ref.run_id or "",
+            }
+        )
+        log.info("model_swapped", version=ref.version, previous=previous, alias=ref.alias)
+        for listener in self.on_swap:
+            listener(model)
+
+    def _try_resolve(self, alias: str) -> ModelRef | None:
+        try:
+            return self.source.resolve(alias)
+        except Exception:  # no challenger is normal
+            return None
+
+    def _load_and_warm(self, ref: ModelRef) -> ServingModel:
+        predictor = self.source.load(ref)
+        # One predict before the swap: lazy imports and first-call allocations happen
+        # here, in this thread, not in the first live batch.
+        probabilities = predictor.predict_proba(warm_up_frame())
+        if probabilities.ndim != 2 or probabilities.shape[1] != 3:
+            raise ValueError(f"model returned shape {probabilities.shape}, expected (N, 3)")
+        return ServingModel(ref=ref, predictor=predictor, loaded_at=dt.datetime.now(dt.UTC))
+
+    def _note_error(self, stage: str, exc: BaseException) -> None:
+        message = f"{stage}: {type(exc).__name__}: {exc}"
+        if message != self.last_error:
+            log.warning(
+                "model_refresh_failed",
+                stage=stage,
+                error=str(exc)[:300],
+                serving=self.current.ref.version if self.current else None,
+            )
+        self.last_error = message
+        self.metrics.model_reloads.labels(result=f"{stage}_error").inc()

@@ -1,0 +1,29 @@
+"""What /ready checks: Kafka, Redis, the model and the feature tables, with reasons.
+
+Side-effect free: it asks the worker's own long-lived clients and changes nothing else in
+the process (no logger levels, no new connections per probe).
+"""
+
+from __future__ import annotations
+
+from streams.handle import WorkerHandle
+
+KAFKA_PROBE_SECONDS = 2.0
+
+
+async def not_ready_reasons(worker: WorkerHandle) -> list[str]:
+    """Empty when everything is usable; else one short reason per broken dependency."""
+    reasons = []
+    if (kafka_down := await worker.kafka.unreachable(KAFKA_PROBE_SECONDS)) is not None:
+        reasons.append(kafka_down)
+    if (redis_down := await worker.latest.ping()) is not None:
+        reasons.append(redis_down)
+    if worker.latest.pending:
+        reasons.append(f"redis: {len(worker.latest.pending)} predictions waiting to be written")
+    if worker.models.current is None:
+        detail = worker.models.last_error or "not loaded yet"
+        reasons.append(f"model: no {worker.settings.model_name}@{worker.models.alias} ({detail})")
+    if worker.features.current is None:
+        detail = worker.features.last_error or "not loaded yet"
+        reasons.append(f"features: no snapshot in {worker.settings.features_dir} ({detail})")
+    return reasons

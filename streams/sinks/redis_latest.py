@@ -1,0 +1,160 @@
+"""``prediction:{match_id}`` in Redis: newest by ``seq``, one round trip per batch.
+
+A Lua compare-and-set keeps a late, older event from overwriting a newer one, atomically on
+the server. Redis is a cache of the ``predictions`` topic, so an outage never stops the
+flow: writes that fail are parked per match (newest only) and the sink's poller writes them
+when Redis answers again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import redis.asyncio as aioredis
+import structlog
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import RedisError
+
+from streams.metrics import Metrics
+from streams.newest import keep_newest
+from streams.polling import PollingService, RoundFailed
+
+log = structlog.get_logger(__name__)
+
+# rank = seq, or -1 for a pre-match request answer (no seq). Equal ranks overwrite: a
+# request answer for the current state supersedes the livescore answer for that state.
+COMPARE_AND_SET = """
+local current = redis.call('GET', KEYS[1])
+if current then
+  local ok, stored = pcall(cjson.decode, current)
+  if ok and type(stored) == 'table' and type(stored['seq']) == 'number' then
+    if tonumber(ARGV[1]) < stored['seq'] then return 0 end
+  elseif ok and type(stored) == 'table' and tonumber(ARGV[1]) < -1 then
+    return 0
+  end
+end
+redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3])
+return 1
+"""
+#: Most matches parked in memory while Redis is down; newer matches beyond it are dropped
+#: from Redis (never from the topic) and counted.
+MAX_PENDING = 100_000
+FLUSH_SECONDS = 1.0
+
+
+@dataclass(frozen=True)
+class LatestValue:
+    """One prediction to store: its key, ordering rank and JSON."""
+
+    key: str
+    rank: int
+    json: str
+
+
+def _key(value: LatestValue) -> str:
+    return value.key
+
+
+def _rank(value: LatestValue) -> int:
+    return value.rank
+
+
+class RedisLatestSink(PollingService):
+    """Writes latest predictions to Redis, parks them while it is down, reads them back."""
+
+    def __init__(self, url: str, ttl_seconds: int, metrics: Metrics) -> None:
+        super().__init__(FLUSH_SECONDS, retry_maximum=5.0)
+        # Short timeouts and a single retry: a slow Redis must not hold a batch for long,
+        # and a retry must never outlive the timeout it retries.
+        self.client = aioredis.Redis.from_url(
+            url,
+            socket_timeout=1.0,
+            socket_connect_timeout=1.0,
+            retry=Retry(NoBackoff(), 1),
+            health_check_interval=10,
+        )
+        self.ttl_seconds = ttl_seconds
+        self.metrics = metrics
+        self._cas = self.client.register_script(COMPARE_AND_SET)
+        self.pending: dict[str, LatestValue] = {}
+        self.last_error: str | None = None
+
+    async def write(self, values: Iterable[LatestValue]) -> int:
+        """Store a batch in one round trip; returns how many keys were written.
+
+        While earlier writes are still parked, new ones join them instead of hitting a
+        Redis that just failed: the poller writes everything in one go when it is back.
+        """
+        batch: dict[str, LatestValue] = {}
+        keep_newest(batch, values, _key, _rank)
+        if not batch:
+            return 0
+        if self.pending:
+            self._park(batch.values())
+            return 0
+        try:
+            return await self._write_now(batch)
+        except (RedisError, OSError) as exc:
+            self._fail("write", exc)
+            self._park(batch.values())
+            return 0
+
+    async def _write_now(self, batch: dict[str, LatestValue]) -> int:
+        async with self.client.pipeline(transaction=False) as pipe:
+            for value in batch.values():
+                await self._cas(
+                    keys=[value.key], args=[value.rank, value.json, self.ttl_seconds], client=pipe
+                )
+            results = await pipe.execute()
+        self.last_error = None
+        return sum(1 for r in results if r == 1)
+
+    def _park(self, values: Iterable[LatestValue]) -> None:
+        dropped = keep_newest(self.pending, values, _key, _rank, limit=MAX_PENDING)
+        if dropped:
+            self.metrics.redis_errors.labels(op="pending_overflow").inc(dropped)
+        self.metrics.redis_pending.set(len(self.pending))
+
+    def _fail(self, op: str, exc: BaseException) -> None:
+        self.metrics.redis_errors.labels(op=op).inc()
+        if self.last_error is None:
+            log.warning("redis_unavailable", op=op, error=str(exc))
+        self.last_error = f"{type(exc).__name__}: {exc}"
+
+    async def poll(self) -> None:
+        """Write parked values; they stay parked (and the poller backs off) if Redis fails."""
+        if not self.pending:
+            return
+        batch = dict(self.pending)
+        try:
+            written = await self._write_now(batch)
+        except (RedisError, OSError) as exc:
+            self._fail("flush", exc)
+            raise RoundFailed(self.last_error) from exc
+        for key, value in batch.items():
+            # Only drop what was written; newer values parked meanwhile stay.
+            if self.pending.get(key) is value:
+                del self.pending[key]
+        self.metrics.redis_pending.set(len(self.pending))
+        log.info("redis_caught_up", keys=len(batch), written=written)
+
+    async def read(self, key: str) -> bytes | None:
+        try:
+            return await self.client.get(key)
+        except (RedisError, OSError) as exc:
+            self._fail("read", exc)
+            raise
+
+    async def ping(self) -> str | None:
+        """None when Redis answers, else the reason it does not."""
+        try:
+            await asyncio.wait_for(self.client.ping(), 2.0)
+        except (RedisError, OSError, TimeoutError) as exc:
+            return f"redis: {type(exc).__name__}: {exc}"
+        return None
+
+    async def on_stop(self) -> None:
+        await self.client.aclose()

@@ -1,0 +1,23 @@
+"""The readiness probe's Kafka question reuses one connection, against the real broker."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from streams.faust_glue.kafka_admin import KafkaAdmin
+from tests.conftest import RunningStack
+
+
+async def test_probes_share_one_client_and_touch_no_logger(stack: RunningStack) -> None:
+    admin = KafkaAdmin(stack.bootstrap)
+    level = logging.getLogger("aiokafka").level
+    try:
+        assert await admin.unreachable(5.0) is None
+        client = await admin.client()
+        answers = await asyncio.gather(*(admin.unreachable(5.0) for _ in range(8)))
+        assert answers == [None] * 8
+        assert await admin.client() is client, "a probe must not open a client of its own"
+        assert logging.getLogger("aiokafka").level == level
+    finally:
+        await admin.stop()

@@ -1,0 +1,41 @@
+"""The loaded heap is frozen once the worker is ready, and again after a model swap."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+from collections.abc import Iterator
+
+import pytest
+
+from streams.faust_glue.gc_freeze import HeapFreezer
+
+
+@pytest.fixture(autouse=True)
+def unfrozen() -> Iterator[None]:
+    gc.unfreeze()
+    yield
+    gc.unfreeze()
+
+
+async def test_freezes_when_ready_and_again_after_a_swap() -> None:
+    loaded = [asyncio.Event(), asyncio.Event()]
+    freezer = HeapFreezer(loaded)
+    await freezer.start()
+    try:
+        freezer.after_swap()  # the first model arrives before the start-up freeze
+        loaded[0].set()
+        await asyncio.sleep(0.05)
+        assert gc.get_freeze_count() == 0, "nothing frozen before model and features load"
+
+        loaded[1].set()
+        await asyncio.wait_for(freezer.frozen.wait(), 1)
+        assert gc.get_freeze_count() > 0
+
+        gc.unfreeze()
+        await asyncio.sleep(0.05)
+        assert gc.get_freeze_count() == 0, "no new freeze while the same model serves"
+        freezer.after_swap()
+        assert gc.get_freeze_count() > 0, "a swapped-in model is frozen too"
+    finally:
+        await freezer.stop()

@@ -1,0 +1,56 @@
+"""Fixtures and the serving frame."""
+
+from __future__ import annotations
+
+import pytest
+
+from schemas.features import DEFAULT_TOURNAMENT, MODEL_INPUT_COLUMNS, NEW_TEAM_FEATURES
+from streams.flow.enrich import Job, resolve_fixture, serving_frame
+from streams.live.feature_snapshot import Fixture
+from tests.factories import SNAPSHOT, livescore, raw, request
+
+
+class TestFixtures:
+    def test_tables_win_over_event_teams(self) -> None:
+        event = livescore(home_team="A", away_team="B")
+        assert resolve_fixture(SNAPSHOT, Job(raw(b""), event, event)).home_team == "Germany"
+
+    def test_event_teams_for_a_match_missing_from_tables(self) -> None:
+        event = livescore(match_id="new", home_team="A", away_team="B", neutral=True)
+        fixture = resolve_fixture(SNAPSHOT, Job(raw(b"", key=b"new"), event, event))
+        assert fixture == Fixture("A", "B", True, DEFAULT_TOURNAMENT)
+
+    def test_request_falls_back_to_the_teams_its_state_carried(self) -> None:
+        state = livescore(match_id="new", home_team="A", away_team="B")
+        answer_for = request(match_id="new")
+        assert resolve_fixture(SNAPSHOT, Job(raw(b""), answer_for, state)).away_team == "B"
+
+    def test_no_teams_anywhere_is_none(self) -> None:
+        event = livescore(match_id="ghost")
+        assert resolve_fixture(SNAPSHOT, Job(raw(b""), event, event)) is None
+
+
+class TestModelFrame:
+    def test_columns_values_and_unknown_team_defaults(self) -> None:
+        known = livescore()
+        unknown = livescore(match_id="x", home_team="Atlantis", away_team="Scotland", minute=80)
+        jobs = [Job(raw(b""), known, known), Job(raw(b""), unknown, unknown)]
+        for job in jobs:
+            job.fixture = resolve_fixture(SNAPSHOT, job)
+        frame, unknown_teams = serving_frame(SNAPSHOT, jobs)
+        assert tuple(frame.columns) == MODEL_INPUT_COLUMNS
+        assert unknown_teams == 1
+        assert frame.loc[0, "home_elo"] == 1900.0 and frame.loc[0, "tournament"] == "UEFA Euro"
+        assert frame.loc[1, "home_elo"] == NEW_TEAM_FEATURES["elo"]
+        assert frame.loc[1, "minute"] == 80 and frame.loc[1, "away_elo"] == 1650.0
+
+    def test_pre_match_request_has_a_zero_state(self) -> None:
+        job = Job(raw(b""), request(), None)
+        job.fixture = resolve_fixture(SNAPSHOT, job)
+        frame, _ = serving_frame(SNAPSHOT, [job])
+        assert frame.loc[0, ["minute", "home_goals", "away_goals"]].tolist() == [0, 0, 0]
+
+    def test_a_job_without_teams_is_refused(self) -> None:
+        event = livescore(match_id="ghost")
+        with pytest.raises(ValueError, match="resolve_fixture"):
+            serving_frame(SNAPSHOT, [Job(raw(b""), event, event)])

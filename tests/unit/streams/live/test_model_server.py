@@ -1,0 +1,132 @@
+"""Alias polling and hot swap, with in-process resolvers standing in for the registry."""
+
+from __future__ import annotations
+
+import asyncio
+
+import numpy as np
+import pandas as pd
+
+from schemas import ModelRef
+from streams.live.model_server import ModelServer
+from streams.metrics import Metrics
+
+
+class Registry:
+    """Alias -> version, and a load counter; ``down`` makes every call fail."""
+
+    def __init__(self) -> None:
+        self.aliases = {"champion": "1"}
+        self.down = False
+        self.broken_versions: set[str] = set()
+        self.loads: list[str] = []
+
+    def resolve(self, alias: str) -> ModelRef:
+        if self.down:
+            raise ConnectionError("registry unreachable")
+        return ModelRef(name="soccer_clf", version=self.aliases[alias], alias=alias, run_id="r")
+
+    def load(self, ref: ModelRef) -> Constant:
+        if self.down:
+            raise ConnectionError("registry unreachable")
+        self.loads.append(ref.version)
+        return Broken() if ref.version in self.broken_versions else Constant(int(ref.version))
+
+
+class Broken:
+    """Loads fine but answers with the wrong shape."""
+
+    def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:
+        return np.ones((len(frame), 2))
+
+
+class Constant:
+    def __init__(self, version: int) -> None:
+        self.version = version
+
+    def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:
+        return np.tile([0.5, 0.3, 0.2], (len(frame), 1))
+
+
+def server(registry: Registry) -> ModelServer:
+    return ModelServer(registry, "champion", Metrics(), poll_seconds=30.0)
+
+
+async def test_first_refresh_loads_and_becomes_ready() -> None:
+    registry = Registry()
+    models = server(registry)
+    assert not models.ready.is_set()
+    assert await models.refresh()
+    assert models.ready.is_set() and models.current.ref.version == "1"
+
+
+async def test_unchanged_alias_does_not_reload() -> None:
+    registry = Registry()
+    models = server(registry)
+    await models.refresh()
+    assert not await models.refresh()
+    assert registry.loads == ["1"]
+
+
+async def test_moved_alias_swaps_to_the_new_version() -> None:
+    registry = Registry()
+    models = server(registry)
+    await models.refresh()
+    registry.aliases["champion"] = "2"
+    assert await models.refresh()
+    assert models.current.ref.version == "2" and models.current.predictor.version == 2
+
+
+async def test_unreachable_registry_keeps_the_current_model() -> None:
+    registry = Registry()
+    models = server(registry)
+    await models.refresh()
+    registry.down = True
+    assert not await models.refresh()
+    assert models.current.ref.version == "1"
+    assert "registry unreachable" in models.last_error
+
+
+async def test_no_model_at_start_is_not_ready_and_says_why() -> None:
+    registry = Registry()
+    registry.down = True
+    models = server(registry)
+    assert not await models.refresh()
+    assert models.current is None and not models.ready.is_set()
+    assert models.last_error.startswith("resolve:")
+
+
+async def test_a_model_that_fails_warm_up_is_not_swapped_in() -> None:
+    registry = Registry()
+    models = server(registry)
+    await models.refresh()
+    registry.aliases["champion"] = "2"
+    registry.broken_versions.add("2")
+    assert not await models.refresh()
+    assert models.current.ref.version == "1" and models.last_error.startswith("load:")
+
+
+async def test_challenger_is_reported_when_present() -> None:
+    registry = Registry()
+    registry.aliases["challenger"] = "3"
+    models = server(registry)
+    await models.refresh()
+    assert models.challenger is not None and models.challenger.version == "3"
+
+
+async def test_the_poller_retries_until_the_registry_answers_then_tells_listeners() -> None:
+    registry = Registry()
+    registry.down = True
+    models = ModelServer(registry, "champion", Metrics(), poll_seconds=0.05)
+    swapped: list[str] = []
+    models.on_swap.append(lambda model: swapped.append(model.ref.version))
+    await models.start()
+    try:
+        await asyncio.sleep(0.2)
+        assert not models.ready.is_set() and swapped == []
+        registry.down = False
+        await asyncio.wait_for(models.ready.wait(), 2)
+        assert swapped == ["1"]
+    finally:
+        await models.stop()
+    assert models.should_stop

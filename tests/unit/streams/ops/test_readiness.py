@@ -1,0 +1,45 @@
+"""/ready has no side effects: concurrent probes leave logging as it was."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from types import SimpleNamespace
+from typing import Any
+
+from devstack.supervisor import free_port
+from streams.faust_glue.kafka_admin import KafkaAdmin
+from streams.ops.readiness import not_ready_reasons
+from streams.settings import Settings
+
+
+def worker_without_kafka() -> Any:
+    async def ping() -> None:
+        return None
+
+    settings = Settings(kafka_bootstrap_servers=f"127.0.0.1:{free_port()}")
+    return SimpleNamespace(
+        settings=settings,
+        kafka=KafkaAdmin(settings.kafka_bootstrap_servers),
+        latest=SimpleNamespace(ping=ping, pending={}),
+        models=SimpleNamespace(current=object(), alias="champion", last_error=None),
+        features=SimpleNamespace(current=object(), last_error=None),
+    )
+
+
+def logging_state() -> dict[str, Any]:
+    names = ["", "aiokafka", "aiokafka.conn", "kafka", "faust"]
+    return {
+        name: (logging.getLogger(name).level, list(logging.getLogger(name).handlers))
+        for name in names
+    }
+
+
+async def test_concurrent_probes_leave_logging_unchanged_and_say_why() -> None:
+    worker = worker_without_kafka()
+    before = logging_state()
+    answers = await asyncio.gather(*(not_ready_reasons(worker) for _ in range(8)))
+    assert logging_state() == before
+    for reasons in answers:
+        assert len(reasons) == 1 and reasons[0].startswith("kafka: no metadata answer")
+    await worker.kafka.stop()
