@@ -7,6 +7,7 @@ and the demo: :mod:`devstack.worker`.
 from __future__ import annotations
 
 import asyncio
+import collections
 import json
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -59,3 +60,17 @@ async def collect(
     finally:
         await consumer.stop()
     return records
+
+
+async def answers_to(
+    settings: Settings, request_ids: set[str], timeout: float
+) -> collections.Counter[str]:
+    """How many predictions each request got, reading until every id in ``request_ids`` is
+    answered (or ``timeout``); ids never answered are missing from the counter."""
+    records = await collect(
+        settings,
+        settings.predictions_topic,
+        lambda rs: {r["request_id"] for r in rs} >= request_ids,
+        timeout=timeout,
+    )
+    return collections.Counter(r["request_id"] for r in records if r["request_id"])

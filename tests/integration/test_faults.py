@@ -9,7 +9,6 @@ the malformed-input fuzz in ``test_faults_fuzz.py``.
 from __future__ import annotations
 
 import asyncio
-import collections
 import contextlib
 import json
 import shutil
@@ -30,7 +29,7 @@ from devstack.supervisor import free_port
 from devstack.worker import WorkerProcess, http_get
 from streams.settings import Settings
 from tests.conftest import RunningStack
-from tests.harness import collect, produce
+from tests.harness import answers_to, collect, produce
 from tests.integration.conftest import TrainedRegistry
 from tests.integration.test_pipeline_e2e import livescore, request
 
@@ -111,7 +110,7 @@ async def test_redis_down_for_10s_predictions_flow_and_redis_catches_up(
         }, "predictions kept flowing to the topic while Redis was down"
         status, ready = _json(worker, "/ready")
         assert status == 503 and any(r.startswith("redis") for r in ready["reasons"]), ready
-        assert worker.proc is not None and worker.proc.poll() is None
+        assert worker.pid() is not None
 
         await asyncio.sleep(max(0.0, REDIS_DOWN_SECONDS - (time.monotonic() - down_at)))
         redis_server.start()  # empty: the cache has no persistence, as in production
@@ -237,18 +236,12 @@ async def test_broker_restart_worker_reconnects_and_loses_nothing(
         stop.set()
         await producing
         expected = set(acked)
-        records = await collect(
-            settings,
-            settings.predictions_topic,
-            lambda rs: {r["request_id"] for r in rs} >= expected,
-            timeout=120,
-        )
-        answered = collections.Counter(r["request_id"] for r in records)
+        answered = await answers_to(settings, expected, timeout=120)
         missing = expected - answered.keys()
         assert not missing, f"{len(missing)} acknowledged requests lost, e.g. {sorted(missing)[:5]}"
         duplicates = sum(n - 1 for n in answered.values())
         print(f"\nbroker restart: {len(expected)} requests, {duplicates} duplicate answers")
-        assert len(expected) > 1000 and worker.proc is not None and worker.proc.poll() is None
+        assert len(expected) > 1000 and worker.pid() is not None
         assert await _until(lambda: _json(worker, "/ready")[0] == 200, 30), "ready again"
     finally:
         stop.set()

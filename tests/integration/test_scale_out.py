@@ -27,7 +27,7 @@ from aiokafka import AIOKafkaConsumer
 from devstack.supervisor import free_port
 from devstack.worker import WorkerProcess, http_get
 from streams.settings import Settings
-from tests.harness import collect, produce
+from tests.harness import answers_to, produce
 from tests.integration.conftest import TrainedRegistry
 from tests.integration.test_pipeline_e2e import request
 
@@ -120,13 +120,7 @@ async def test_two_workers_share_partitions_and_one_takes_over_when_the_other_di
         after = [request(matches[i % 200], f"q{i}") for i in range(AFTER_KILL)]
         await produce(worker_settings, worker_settings.match_requests_topic, after)
         expected = {f"p{i}" for i in range(sent)} | {f"q{i}" for i in range(AFTER_KILL)}
-        records = await collect(
-            worker_settings,
-            worker_settings.predictions_topic,
-            lambda rs: {r["request_id"] for r in rs} >= expected,
-            timeout=90,
-        )
-        answered = collections.Counter(r["request_id"] for r in records)
+        answered = await answers_to(worker_settings, expected, timeout=90)
         missing = expected - answered.keys()
         if missing:
             where = await unanswered_by_partition(worker_settings, missing)

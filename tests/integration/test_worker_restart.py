@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import collections
 from pathlib import Path
 
 import pytest
 
 from devstack.worker import WorkerProcess
 from streams.settings import Settings
-from tests.harness import collect, produce
+from tests.harness import answers_to, collect, produce
 from tests.integration.conftest import TrainedRegistry
 from tests.integration.test_pipeline_e2e import livescore, request
 
@@ -37,18 +36,13 @@ async def test_sigkill_mid_stream_then_restart_answers_everything(
     await producing
 
     restarted = WorkerProcess(worker_settings, tmp_path / "worker-restarted.log").launch()
+    expected = {f"k{i}" for i in range(TOTAL)}
     try:
         restarted.wait_ready()
-        records = await collect(
-            worker_settings,
-            worker_settings.predictions_topic,
-            lambda rs: len({r["request_id"] for r in rs}) >= TOTAL,
-            timeout=120,
-        )
+        answered = await answers_to(worker_settings, expected, timeout=120)
     finally:
         restarted.stop()
-    answered = collections.Counter(r["request_id"] for r in records)
-    missing = {f"k{i}" for i in range(TOTAL)} - answered.keys()
+    missing = expected - answered.keys()
     assert not missing, f"{len(missing)} requests never answered, e.g. {sorted(missing)[:5]}"
     duplicates = sum(n - 1 for n in answered.values())
     # At least once: a batch in flight at the kill may be answered twice, never more.
