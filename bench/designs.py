@@ -134,7 +134,7 @@ async def faust_worker(
             if workers > 1
             else settings,
             root / f"{settings.consumer_group}-{i}.log",
-        ).start()
+        ).launch()
         for i in range(workers)
     ]
     rows = []
