@@ -27,7 +27,9 @@ from schemas.features import (
     MATCH_COLUMNS,
     MATCHES_FILE,
     NEW_TEAM_FEATURES,
+    SCORE_COLUMNS,
     STATE_COLUMNS,
+    TEAM_COLUMNS,
     TEAM_FEATURE_COLUMNS,
     TEAMS_FILE,
     Manifest,
@@ -46,8 +48,9 @@ class FeatureTables:
 
 
 def matches_table(prematch: pd.DataFrame) -> pd.DataFrame:
-    """``MATCH_COLUMNS`` indexed by ``match_id``; a repeated id keeps its last match."""
-    table = prematch[list(MATCH_COLUMNS)].drop_duplicates("match_id", keep="last")
+    """``MATCH_COLUMNS`` and ``SCORE_COLUMNS`` indexed by ``match_id``; a repeated id keeps
+    its last match."""
+    table = prematch[[*MATCH_COLUMNS, *SCORE_COLUMNS]].drop_duplicates("match_id", keep="last")
     table = table.assign(neutral=table["neutral"].astype(bool))
     return table.set_index("match_id")
 
@@ -67,7 +70,7 @@ def export_feature_tables(
     staging = target.parent / f".{target.name}.tmp-{uuid.uuid4().hex}"
     staging.mkdir()
     try:
-        history.teams[list(TEAM_FEATURE_COLUMNS)].to_parquet(staging / TEAMS_FILE)
+        history.teams[list(TEAM_COLUMNS)].to_parquet(staging / TEAMS_FILE)
         matches_table(history.prematch).to_parquet(staging / MATCHES_FILE)
         digest = hashlib.sha256()
         for name in (TEAMS_FILE, MATCHES_FILE):
@@ -75,6 +78,7 @@ def export_feature_tables(
         manifest = Manifest(
             features_version=f"{created:%Y%m%dT%H%M%SZ}-{digest.hexdigest()[:12]}",
             created_at=created,
+            results_until=history.prematch["date"].max().date() if len(history.prematch) else None,
         )
         (staging / MANIFEST_FILE).write_text(manifest.to_json())
         for name in (TEAMS_FILE, MATCHES_FILE, MANIFEST_FILE):

@@ -8,6 +8,7 @@ of a match on the same or an earlier date, and the order of rows within a day do
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import MutableMapping
 from dataclasses import dataclass, field
 from typing import Final
 
@@ -17,7 +18,12 @@ import pandas as pd
 from models.elo import rating_change
 from models.ids import match_id
 from models.tournaments import tournament_weight
-from schemas.features import NEW_TEAM_FEATURES, TEAM_FEATURE_COLUMNS
+from schemas.features import (
+    NEW_TEAM_FEATURES,
+    TEAM_COLUMNS,
+    TEAM_FEATURE_COLUMNS,
+    TEAM_STATE_COLUMNS,
+)
 
 #: Matches in the recent-form window.
 FORM_WINDOW: Final = 10
@@ -25,14 +31,16 @@ LABEL_COLUMN: Final = "outcome"  # index into OUTCOMES
 
 
 @dataclass
-class _Team:
+class TeamState:
+    """What a team's features are computed from: its rating, matches played, and (points,
+    goals for, goals against) of its last ``FORM_WINDOW`` matches."""
+
     elo: float = NEW_TEAM_FEATURES["elo"]
     played: int = 0
-    # (points, goals for, goals against) of the last FORM_WINDOW matches
     recent: deque[tuple[int, int, int]] = field(default_factory=lambda: deque(maxlen=FORM_WINDOW))
 
     def features(self) -> tuple[float, float, float, float, float]:
-        # Same order as TEAM_FEATURE_COLUMNS.
+        """The team's features, in ``TEAM_FEATURE_COLUMNS`` order."""
         if not self.recent:
             return (
                 self.elo,
@@ -52,6 +60,47 @@ class _Team:
         self.recent.append((points, scored, conceded))
         self.played += 1
         self.elo += elo_change
+
+    def copy(self) -> TeamState:
+        return TeamState(self.elo, self.played, deque(self.recent, maxlen=FORM_WINDOW))
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    """One finished match, as much of it as the features need."""
+
+    home_team: str
+    away_team: str
+    home_score: int
+    away_score: int
+    neutral: bool
+    tournament: str
+
+
+def apply_result(teams: MutableMapping[str, TeamState], result: Result) -> float:
+    """Fold one result into both teams' states; the home side's rating change.
+
+    The one update of team features: training (:func:`compute_features`) and the stream
+    (``streams.live.team_ratings``) both call it, so they cannot drift apart. A team seen
+    for the first time starts from ``NEW_TEAM_FEATURES``.
+    """
+    home = teams.get(result.home_team)
+    if home is None:
+        home = teams[result.home_team] = TeamState()
+    away = teams.get(result.away_team)
+    if away is None:
+        away = teams[result.away_team] = TeamState()
+    change = rating_change(
+        home.elo,
+        away.elo,
+        result.home_score,
+        result.away_score,
+        result.neutral,
+        tournament_weight(result.tournament),
+    )
+    home.record(result.home_score, result.away_score, change)
+    away.record(result.away_score, result.home_score, -change)
+    return change
 
 
 @dataclass(frozen=True)
@@ -79,9 +128,9 @@ def compute_features(results: pd.DataFrame) -> FeatureHistory:
     home_scores = frame["home_score"].to_numpy()
     away_scores = frame["away_score"].to_numpy()
     neutrals = frame["neutral"].to_numpy()
-    weights = [tournament_weight(t) for t in frame["tournament"]]
+    tournaments = frame["tournament"].to_numpy()
 
-    teams: dict[str, _Team] = {}
+    teams: dict[str, TeamState] = {}
     snapshot = np.empty((n, 2, len(TEAM_FEATURE_COLUMNS)))
     start = 0
     while start < n:
@@ -89,14 +138,18 @@ def compute_features(results: pd.DataFrame) -> FeatureHistory:
         while end < n and dates[end] == dates[start]:
             end += 1
         for i in range(start, end):
-            snapshot[i, 0] = teams.setdefault(homes[i], _Team()).features()
-            snapshot[i, 1] = teams.setdefault(aways[i], _Team()).features()
+            snapshot[i, 0] = teams.setdefault(homes[i], TeamState()).features()
+            snapshot[i, 1] = teams.setdefault(aways[i], TeamState()).features()
         for i in range(start, end):
-            home, away = teams[homes[i]], teams[aways[i]]
-            hs, as_ = int(home_scores[i]), int(away_scores[i])
-            change = rating_change(home.elo, away.elo, hs, as_, bool(neutrals[i]), weights[i])
-            home.record(hs, as_, change)
-            away.record(as_, hs, -change)
+            result = Result(
+                homes[i],
+                aways[i],
+                int(home_scores[i]),
+                int(away_scores[i]),
+                bool(neutrals[i]),
+                tournaments[i],
+            )
+            apply_result(teams, result)
         start = end
 
     prematch = frame.copy()
@@ -110,10 +163,38 @@ def compute_features(results: pd.DataFrame) -> FeatureHistory:
             prematch[f"{side}_{column}"] = snapshot[:, k, j]
     prematch[LABEL_COLUMN] = outcome_labels(frame["home_score"], frame["away_score"])
 
-    team_frame = pd.DataFrame.from_dict(
-        {name: state.features() for name, state in sorted(teams.items())},
-        orient="index",
-        columns=list(TEAM_FEATURE_COLUMNS),
-    )
-    team_frame.index.name = "team"
-    return FeatureHistory(prematch=prematch, teams=team_frame)
+    return FeatureHistory(prematch=prematch, teams=team_table(teams))
+
+
+def team_table(teams: dict[str, TeamState]) -> pd.DataFrame:
+    """Each team's features and state (``TEAM_COLUMNS``), indexed by ``team``, sorted."""
+    rows = {
+        name: (*state.features(), *(list(column) for column in _recent_columns(state)))
+        for name, state in sorted(teams.items())
+    }
+    frame = pd.DataFrame.from_dict(rows, orient="index", columns=list(TEAM_COLUMNS))
+    frame.index.name = "team"
+    return frame
+
+
+def _recent_columns(state: TeamState) -> tuple[list[int], list[int], list[int]]:
+    recent = list(state.recent)
+    return [r[0] for r in recent], [r[1] for r in recent], [r[2] for r in recent]
+
+
+def team_states(teams: pd.DataFrame) -> dict[str, TeamState] | None:
+    """The states of a ``teams.parquet`` table; None for an older table without them."""
+    if any(column not in teams.columns for column in TEAM_STATE_COLUMNS):
+        return None
+    names = teams.index if "team" not in teams.columns else teams["team"]
+    out = {}
+    for name, elo, played, points, scored, conceded in zip(
+        names,
+        teams["elo"],
+        teams["matches_played"],
+        *(teams[c] for c in TEAM_STATE_COLUMNS),
+        strict=True,
+    ):
+        recent = deque(zip(map(int, points), map(int, scored), map(int, conceded), strict=True))
+        out[str(name)] = TeamState(float(elo), int(played), deque(recent, maxlen=FORM_WINDOW))
+    return out

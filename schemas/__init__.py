@@ -5,6 +5,7 @@ from schemas.dead_letter import DeadLetter, DeadLetterReason, Encoding, ErrorTyp
 from schemas.errors import classify_validation_error
 from schemas.livescore import Livescore
 from schemas.match_request import MatchRequest
+from schemas.match_result import MatchResult
 from schemas.prediction import (
     DRIFT_TOLERANCE,
     SUM_TOLERANCE,
@@ -25,6 +26,7 @@ __all__ = [
     "ErrorType",
     "Livescore",
     "MatchRequest",
+    "MatchResult",
     "ModelRef",
     "Outcome",
     "Prediction",

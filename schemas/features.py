@@ -36,9 +36,18 @@ NEW_TEAM_FEATURES: Final[dict[str, float]] = {
 }
 NEW_TEAM: Final[tuple[float, ...]] = tuple(NEW_TEAM_FEATURES[c] for c in TEAM_FEATURE_COLUMNS)
 
+#: The recent-form window behind ``form``, ``goals_for`` and ``goals_against``: per team,
+#: lists of points, goals for and goals against of its last matches, oldest first. With
+#: them the stream continues a snapshot's features exactly as training would have.
+TEAM_STATE_COLUMNS: Final = ("recent_points", "recent_goals_for", "recent_goals_against")
+#: Columns of ``teams.parquet`` (indexed by ``team``).
+TEAM_COLUMNS: Final = (*TEAM_FEATURE_COLUMNS, *TEAM_STATE_COLUMNS)
+
 #: Columns of ``matches.parquet`` (indexed by ``match_id``): the matches whose results the
 #: snapshot's team features already contain.
 MATCH_COLUMNS: Final = ("match_id", "date", "home_team", "away_team", "neutral", "tournament")
+#: Their scores (written since the stream updates features; older snapshots lack them).
+SCORE_COLUMNS: Final = ("home_score", "away_score")
 
 #: Live state columns (all 0 for a pre-match request).
 STATE_COLUMNS: Final = ("minute", "home_goals", "away_goals", "home_red_cards", "away_red_cards")
@@ -78,6 +87,9 @@ class Manifest(BaseModel):
     )
     created_at: AwareDatetime | None = Field(
         None, description="RFC 3339; a time without zone is read as UTC; None if unknown."
+    )
+    results_until: dt.date | None = Field(
+        None, description="Date of the newest result the team features contain; None if unknown."
     )
 
     @field_validator("created_at", mode="before")

@@ -28,9 +28,9 @@ from schemas.features import (
     read_manifest,
     warm_up_frame,
 )
-from streams.flow.enrich import Job, resolve_fixture, serving_frame
+from streams.flow.enrich import Job, resolve, serving_frame
 from streams.live.feature_snapshot import load_snapshot
-from tests.factories import livescore, raw, request
+from tests.factories import READ_AT, livescore, ratings_of, raw, request
 
 
 @pytest.fixture(scope="module")
@@ -41,7 +41,7 @@ def tables(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_serving_and_training_build_identical_frames(tables: Path) -> None:
-    snapshot = load_snapshot(tables)
+    snapshot = ratings_of(load_snapshot(tables))
     trained = read_feature_tables(tables)
     matches = trained.matches.tail(40).reset_index()
     rng = np.random.default_rng(3)
@@ -60,7 +60,7 @@ def test_serving_and_training_build_identical_frames(tables: Path) -> None:
         )
         jobs.append(Job(raw(b"", key=match_id.encode()), event, event))
     for job in jobs:
-        job.fixture = resolve_fixture(snapshot, job)
+        assert resolve(snapshot, job, READ_AT)
     served, unknown = serving_frame(snapshot, jobs)
 
     fixtures = matches.assign(**{c: states[:, i] for i, c in enumerate(STATE_COLUMNS)})
@@ -71,10 +71,10 @@ def test_serving_and_training_build_identical_frames(tables: Path) -> None:
 
 
 def test_unknown_teams_get_the_same_defaults_on_both_sides(tables: Path) -> None:
-    snapshot = load_snapshot(tables)
+    snapshot = ratings_of(load_snapshot(tables))
     event = livescore(match_id="new", home_team="Atlantis", away_team="Lemuria", neutral=True)
     job = Job(raw(b"", key=b"new"), event, event)
-    job.fixture = resolve_fixture(snapshot, job)
+    assert resolve(snapshot, job, READ_AT)
     served, unknown = serving_frame(snapshot, [job])
     fixtures = pd.DataFrame(
         {
