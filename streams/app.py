@@ -21,6 +21,8 @@ from streams.handle import WorkerHandle
 from streams.live.feature_store import FeatureStore
 from streams.live.model_server import ModelServer
 from streams.live.model_source import RegistrySource
+from streams.live.results_reader import ResultsReader
+from streams.live.team_ratings import TeamRatings
 from streams.logs import logging_dict
 from streams.metrics import Metrics
 from streams.ops.consumer_lag import ConsumerLag
@@ -101,6 +103,13 @@ def create_app(settings: Settings) -> WorkerHandle:
         metrics,
         settings.model_poll_seconds,
     )
+    ratings = TeamRatings()
+    features.on_swap.append(ratings.rebase)
+    results = (
+        ResultsReader(settings.kafka_bootstrap_servers, settings.results_topic, ratings, metrics)
+        if settings.stream_feature_updates
+        else None
+    )
     kafka = KafkaAdmin(settings.kafka_bootstrap_servers)
     inputs = (settings.livescores_topic, settings.match_requests_topic)
     worker = WorkerHandle(
@@ -109,6 +118,8 @@ def create_app(settings: Settings) -> WorkerHandle:
         metrics=metrics,
         models=models,
         features=features,
+        ratings=ratings,
+        results=results,
         latest=latest,
         kafka=kafka,
         lag=ConsumerLag(app, inputs, kafka, metrics),
@@ -119,6 +130,7 @@ def create_app(settings: Settings) -> WorkerHandle:
     publisher = Publisher(
         predictions=producer_sender(app, settings.predictions_topic),
         dead_letters=producer_sender(app, settings.predictions_dlq_topic),
+        results=producer_sender(app, settings.results_topic),
         latest=latest,
         redis_key=settings.redis_key,
         metrics=metrics,
@@ -128,8 +140,10 @@ def create_app(settings: Settings) -> WorkerHandle:
         states=MatchStates(match_to_state),
         models=models,
         features=features,
+        ratings=ratings,
         publisher=publisher,
         metrics=metrics,
+        write_results=settings.stream_feature_updates,
     )
     loop = BatchLoop(publisher, metrics, settings.batch_size, settings.batch_wait_seconds)
     register_agents(app, loop, processor, livescores_topic, match_requests_topic)
@@ -145,6 +159,8 @@ def create_app(settings: Settings) -> WorkerHandle:
         worker.lag,
         worker.throughput,
     ]
+    if results is not None:
+        services.append(results)
     if settings.gc_freeze:
         freezer = HeapFreezer([models.ready, features.ready])
         models.on_swap.append(freezer.after_swap)

@@ -13,6 +13,8 @@ import faust
 from streams.faust_glue.kafka_admin import KafkaAdmin
 from streams.live.feature_store import FeatureStore
 from streams.live.model_server import ModelServer
+from streams.live.results_reader import ResultsReader
+from streams.live.team_ratings import TeamRatings
 from streams.metrics import Metrics
 from streams.ops.consumer_lag import ConsumerLag
 from streams.ops.recent import RecentPredictions
@@ -30,6 +32,9 @@ class WorkerHandle:
     metrics: Metrics
     models: ModelServer
     features: FeatureStore
+    ratings: TeamRatings
+    #: None when STREAM_FEATURE_UPDATES is off.
+    results: ResultsReader | None
     latest: RedisLatestSink
     kafka: KafkaAdmin
     lag: ConsumerLag

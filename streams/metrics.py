@@ -85,6 +85,30 @@ class Metrics:
             registry=r,
         )
 
+        # Stream-updated features (streams.live.team_ratings). Every worker reads the whole
+        # results topic, so these count per worker: take max, not sum, across workers.
+        self.results_applied = Counter(
+            "soccer_results_applied_total",
+            "Match results folded into the team features (corrections included).",
+            registry=r,
+        )
+        self.results_rejected = Counter(
+            "soccer_results_rejected_total",
+            "Match results not applied, by reason.",
+            ["reason"],
+            registry=r,
+        )
+        self.newest_result_age = Gauge(
+            "soccer_newest_result_age_seconds",
+            "Age of the newest result in the team features (by when it finished).",
+            registry=r,
+        )
+        self.results_behind = Gauge(
+            "soccer_results_behind",
+            "Records of the results topic this worker has not read yet.",
+            registry=r,
+        )
+
     def exposition(self) -> bytes:
         """The Prometheus text format of every metric."""
         return generate_latest(self.registry)

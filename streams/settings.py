@@ -90,6 +90,11 @@ class Settings(BaseSettings):
     features_poll_seconds: PositiveFloat = Field(
         5.0, description="FEATURES_POLL_SECONDS: how often FEATURES_DIR is checked for changes."
     )
+    stream_feature_updates: bool = Field(
+        True,
+        description="STREAM_FEATURE_UPDATES: fold finished matches into the team features "
+        "(off: the features stay as the snapshot was trained).",
+    )
     batch_size: PositiveInt = Field(1024, description="BATCH_SIZE: max events per predict call.")
     batch_wait_seconds: PositiveFloat = Field(
         0.02, description="BATCH_WAIT_SECONDS: max wait to fill a batch."
@@ -114,7 +119,7 @@ class Settings(BaseSettings):
     gc_freeze: bool = Field(
         True,
         description="GC_FREEZE: freeze the loaded heap so full GC passes stay short "
-        "(streams/gc_freeze.py); off only to measure its effect.",
+        "(streams/faust_glue/gc_freeze.py); off only to measure its effect.",
     )
 
     @field_validator("admin_token")
@@ -157,6 +162,11 @@ class Settings(BaseSettings):
     def artifacts_dir(self) -> Path:
         """Where a local registry keeps model artifacts."""
         return (self.state_dir / "mlflow" / "artifacts").resolve()
+
+    @property
+    def results_topic(self) -> str:
+        """The internal topic of finished matches (one partition, compacted)."""
+        return f"{self.consumer_group}-results"
 
     def redis_key(self, match_id: str) -> str:
         """The contract key ``prediction:{match_id}``, behind the configured prefix."""

@@ -9,6 +9,7 @@ import json
 from schemas import Livescore, MatchRequest
 from streams.flow.records import RawRecord
 from streams.live.feature_snapshot import FeatureSnapshot, Fixture
+from streams.live.team_ratings import TeamRatings
 
 
 def raw(value: bytes | None, key: bytes | None = b"m1", topic: str = "livescores") -> RawRecord:
@@ -40,3 +41,13 @@ SNAPSHOT = FeatureSnapshot(
     teams={"Germany": (1900.0, 2.2, 2.1, 0.8, 40.0), "Scotland": (1650.0, 1.2, 1.1, 1.4, 38.0)},
     fixtures={"m1": Fixture("Germany", "Scotland", False, "UEFA Euro")},
 )
+
+
+def ratings_of(snapshot: FeatureSnapshot = SNAPSHOT) -> TeamRatings:
+    """Team ratings standing on ``snapshot`` with no results applied yet."""
+    ratings = TeamRatings()
+    ratings.rebase(snapshot)
+    return ratings
+
+
+READ_AT = dt.datetime(2024, 6, 14, 19, 0, tzinfo=dt.UTC)

@@ -6,6 +6,8 @@ events, its state and its outputs live on the same partition number.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import structlog
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaConnectionError, KafkaError, TopicAlreadyExistsError
@@ -19,13 +21,26 @@ RETRY_INITIAL_SECONDS = 1.0
 RETRY_MAXIMUM_SECONDS = 5.0
 
 
-def service_topics(settings: Settings) -> list[str]:
-    return [
+class TopicSpec(NamedTuple):
+    """A topic the service needs: its partitions and configs."""
+
+    name: str
+    partitions: int
+    configs: dict[str, str]
+
+
+def service_topics(settings: Settings) -> list[TopicSpec]:
+    """Inputs and outputs share ``TOPIC_PARTITIONS``; the results topic has one partition
+    and keeps the newest record per match (see ``streams.live.team_ratings``)."""
+    shared = [
         settings.livescores_topic,
         settings.match_requests_topic,
         settings.predictions_topic,
         settings.predictions_dlq_topic,
     ]
+    topics = [TopicSpec(name, settings.topic_partitions, {}) for name in shared]
+    topics.append(TopicSpec(settings.results_topic, 1, {"cleanup.policy": "compact"}))
+    return topics
 
 
 def _unreachable(error: BaseException) -> bool:
@@ -73,31 +88,35 @@ async def ensure_topics(settings: Settings, give_up_after: float | None = None) 
 
 
 async def _create_missing(admin: AIOKafkaAdminClient, settings: Settings) -> list[str]:
-    wanted = service_topics(settings)
+    wanted = {spec.name: spec for spec in service_topics(settings)}
     # Describe only topics that exist: a metadata request for a missing topic may
     # auto-create it with the broker's default partition count.
-    present = [name for name in wanted if name in set(await admin.list_topics())]
+    listed = set(await admin.list_topics())
+    present = [name for name in wanted if name in listed]
     existing = await admin.describe_topics(present) if present else []
     counts = {t["topic"]: len(t["partitions"]) for t in existing if t.get("error_code", 0) == 0}
     for name, count in counts.items():
-        if count != settings.topic_partitions:
+        if count != wanted[name].partitions:
             log.warning(
                 "topic_partition_mismatch",
                 topic=name,
                 partitions=count,
-                expected=settings.topic_partitions,
+                expected=wanted[name].partitions,
             )
     missing = [name for name in wanted if name not in counts]
     if not missing:
         return []
     try:
         await admin.create_topics(
-            [NewTopic(name, settings.topic_partitions, 1) for name in missing]
+            [
+                NewTopic(name, wanted[name].partitions, 1, topic_configs=wanted[name].configs)
+                for name in missing
+            ]
         )
     except TopicAlreadyExistsError:
         pass  # another worker created them first
     except KafkaError as exc:
         if "TopicAlreadyExists" not in repr(exc):
             raise
-    log.info("topics_created", topics=missing, partitions=settings.topic_partitions)
+    log.info("topics_created", topics=missing)
     return missing

@@ -1,7 +1,8 @@
-"""Events plus feature tables to the model's input frame (pure, no I/O)."""
+"""Events plus team features to the model's input frame (pure, no I/O)."""
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 
 import pandas as pd
@@ -9,7 +10,8 @@ import pandas as pd
 from schemas import Livescore, MatchRequest
 from schemas.features import DEFAULT_TOURNAMENT, STATE_COLUMNS, model_frame
 from streams.flow.records import RawRecord
-from streams.live.feature_snapshot import FeatureSnapshot, Fixture
+from streams.live.feature_snapshot import Fixture
+from streams.live.team_ratings import TeamRatings
 
 
 @dataclass(slots=True)
@@ -17,18 +19,20 @@ class Job:
     """One decoded input on its way to a prediction.
 
     ``state`` is the match state predicted for: the event itself for a livescore, the
-    latest state in ``match_to_state`` (or None before kick-off) for a request.
+    latest state in ``match_to_state`` (or None before kick-off) for a request. ``date``
+    is the match's date once known: features are looked up as of before it.
     """
 
     raw: RawRecord
     record: Livescore | MatchRequest
     state: Livescore | None
     fixture: Fixture | None = None
+    date: dt.date | None = None
 
 
-def resolve_fixture(snapshot: FeatureSnapshot, job: Job) -> Fixture | None:
+def resolve_fixture(ratings: TeamRatings, job: Job) -> Fixture | None:
     """The match's teams: the feature tables first, else the teams the events carry."""
-    known = snapshot.fixtures.get(job.record.match_id)
+    known = ratings.fixtures.get(job.record.match_id)
     if known is not None:
         return known
     for source in (job.record, job.state):
@@ -42,23 +46,45 @@ def resolve_fixture(snapshot: FeatureSnapshot, job: Job) -> Fixture | None:
     return None
 
 
+def match_date(job: Job, read_at: dt.datetime) -> dt.date:
+    """The day the match is played: as sent, else as in the tables or its stored state,
+    else the day of the event (a livescore's ``ts``, a request's reading: "today")."""
+    for source in (job.record, job.fixture, job.state):
+        if source is not None and source.date is not None:
+            return source.date
+    if isinstance(job.record, Livescore):
+        return job.record.ts.astimezone(dt.UTC).date()
+    return read_at.date()
+
+
+def resolve(ratings: TeamRatings, job: Job, read_at: dt.datetime) -> bool:
+    """Set the job's fixture and date; False when the match's teams are nowhere to be found."""
+    job.fixture = resolve_fixture(ratings, job)
+    if job.fixture is None:
+        return False
+    job.date = match_date(job, read_at)
+    return True
+
+
 def _state_row(state: Livescore | None) -> tuple[int, ...]:
     if state is None:
         return (0,) * len(STATE_COLUMNS)
     return tuple(getattr(state, name) for name in STATE_COLUMNS)
 
 
-def serving_frame(snapshot: FeatureSnapshot, jobs: list[Job]) -> tuple[pd.DataFrame, int]:
-    """The model input for ``jobs`` (all with a fixture) and how many teams were unknown."""
+def serving_frame(ratings: TeamRatings, jobs: list[Job]) -> tuple[pd.DataFrame, int]:
+    """The model input for ``jobs`` (each with a fixture and a date), with every team's
+    features as of before its match's date, and how many teams were unknown."""
+    home, away, unknown = [], [], 0
     fixtures: list[Fixture] = []
     for job in jobs:
-        if job.fixture is None:
-            raise ValueError("resolve_fixture runs first: a job without teams is a dead letter")
+        if job.fixture is None or job.date is None:
+            raise ValueError(
+                "resolve the fixture and date first: a job without teams is a dead letter"
+            )
         fixtures.append(job.fixture)
-    home, away, unknown = [], [], 0
-    for fixture in fixtures:
-        home_features, home_known = snapshot.team(fixture.home_team)
-        away_features, away_known = snapshot.team(fixture.away_team)
+        home_features, home_known = ratings.team_at(job.fixture.home_team, job.date)
+        away_features, away_known = ratings.team_at(job.fixture.away_team, job.date)
         home.append(home_features)
         away.append(away_features)
         unknown += (not home_known) + (not away_known)

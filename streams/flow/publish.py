@@ -18,7 +18,7 @@ import structlog
 from aiokafka.errors import KafkaConnectionError, KafkaError, KafkaTimeoutError, NodeNotReadyError
 from tenacity import RetryCallState
 
-from schemas import DeadLetter, Prediction, Trigger
+from schemas import DeadLetter, MatchResult, Prediction, Trigger
 from streams.backoff import retrying
 from streams.flow.records import RawRecord
 from streams.metrics import Metrics
@@ -73,12 +73,14 @@ class Publisher:
         *,
         predictions: Sender,
         dead_letters: Sender,
+        results: Sender,
         latest: RedisLatestSink,
         redis_key: Callable[[str], str],
         metrics: Metrics,
     ) -> None:
         self.predictions = predictions
         self.dead_letters = dead_letters
+        self.results = results
         self.latest = latest
         self.redis_key = redis_key
         self.metrics = metrics
@@ -91,8 +93,11 @@ class Publisher:
         letters: list[DeadLetter],
         trigger: Trigger,
         compute_started: float | None,
+        results: Sequence[MatchResult] = (),
     ) -> None:
         """Produce every output, wait for the broker's acks, then write Redis.
+
+        ``results`` are the batch's finished matches, for the results topic.
 
         ``compute_started`` (``time.perf_counter()``) is when the batch's work began; None
         for a failed batch's dead letters, whose work is not a compute stage.
@@ -108,6 +113,10 @@ class Publisher:
         records.extend(
             Outgoing(self.dead_letters, letter.key_bytes(), letter.model_dump_json().encode())
             for letter in letters
+        )
+        records.extend(
+            Outgoing(self.results, result.match_id.encode(), result.model_dump_json().encode())
+            for result in results
         )
         stage = self.metrics.batch_stage
         sending = time.perf_counter()

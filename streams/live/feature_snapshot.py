@@ -10,10 +10,11 @@ from typing import NamedTuple
 
 import pandas as pd
 
+from models.features import TeamState, team_states
 from schemas.features import (
     MATCH_COLUMNS,
     MATCHES_FILE,
-    NEW_TEAM,
+    SCORE_COLUMNS,
     TEAM_FEATURE_COLUMNS,
     TEAMS_FILE,
     ManifestError,
@@ -26,12 +27,13 @@ class FeatureTableError(RuntimeError):
 
 
 class Fixture(NamedTuple):
-    """The teams and venue of a match, as the model needs them."""
+    """The teams and venue of a match, as the model needs them, and its date if known."""
 
     home_team: str
     away_team: str
     neutral: bool
     tournament: str
+    date: dt.date | None = None
 
 
 @dataclass(frozen=True)
@@ -43,11 +45,12 @@ class FeatureSnapshot:
     loaded_at: dt.datetime
     teams: dict[str, tuple[float, ...]] = field(repr=False)
     fixtures: dict[str, Fixture] = field(repr=False)
-
-    def team(self, name: str) -> tuple[tuple[float, ...], bool]:
-        """A team's features and whether it is known (unknown teams get new-team defaults)."""
-        found = self.teams.get(name)
-        return (found, True) if found is not None else (NEW_TEAM, False)
+    #: The states behind ``teams`` (None for tables written before the stream updated
+    #: features: then results cannot be applied on top).
+    states: dict[str, TeamState] | None = field(default=None, repr=False)
+    #: (home goals, away goals) of the matches whose results ``teams`` contain.
+    scores: dict[str, tuple[int, int]] = field(default_factory=dict, repr=False)
+    results_until: dt.date | None = None
 
     def age_seconds(self, now: dt.datetime | None = None) -> float:
         """Seconds since the snapshot was built (or loaded, when the manifest has no time)."""
@@ -78,6 +81,7 @@ def load_snapshot(features_dir: Path) -> FeatureSnapshot:
         raise FeatureTableError(str(exc)) from exc
     teams = _read_parquet(features_dir / TEAMS_FILE, ("team", *TEAM_FEATURE_COLUMNS))
     matches = _read_parquet(features_dir / MATCHES_FILE, MATCH_COLUMNS)
+    dates = pd.to_datetime(matches["date"]).dt.date
 
     values = teams[list(TEAM_FEATURE_COLUMNS)].astype("float64")
     if not values.map(math.isfinite).all().all():
@@ -86,20 +90,32 @@ def load_snapshot(features_dir: Path) -> FeatureSnapshot:
         zip(teams["team"].astype(str), map(tuple, values.to_numpy().tolist()), strict=True)
     )
     fixtures = {
-        str(mid): Fixture(str(home), str(away), bool(neutral), str(tournament))
-        for mid, home, away, neutral, tournament in zip(
+        str(mid): Fixture(str(home), str(away), bool(neutral), str(tournament), date)
+        for mid, home, away, neutral, tournament, date in zip(
             matches["match_id"],
             matches["home_team"],
             matches["away_team"],
             matches["neutral"],
             matches["tournament"],
+            dates,
             strict=True,
         )
     }
+    scores = {}
+    if all(c in matches.columns for c in SCORE_COLUMNS):
+        scores = {
+            str(mid): (int(home), int(away))
+            for mid, home, away in zip(
+                matches["match_id"], matches["home_score"], matches["away_score"], strict=True
+            )
+        }
     return FeatureSnapshot(
         version=manifest.features_version,
         created_at=manifest.created_at,
         loaded_at=dt.datetime.now(dt.UTC),
         teams=team_rows,
         fixtures=fixtures,
+        states=team_states(teams),
+        scores=scores,
+        results_until=manifest.results_until,
     )

@@ -8,6 +8,7 @@ only after it loaded completely; a broken file keeps the old one and is reported
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from pathlib import Path
 
 import structlog
@@ -45,6 +46,8 @@ class FeatureStore(PollingService):
         self._signature: FileSignature | None = None
         self._lock = asyncio.Lock()
         self.ready = asyncio.Event()
+        #: Called on the event loop with each new snapshot (the team ratings rebase on it).
+        self.on_swap: list[Callable[[FeatureSnapshot], None]] = []
 
     async def reload_if_changed(self) -> bool:
         """Load a new snapshot if the files changed; True when one was swapped in."""
@@ -65,6 +68,8 @@ class FeatureStore(PollingService):
             self._signature = signature
             self.current = snapshot
             self.last_error = None
+            for listener in self.on_swap:
+                listener(snapshot)
             self.ready.set()
             log.info(
                 "feature_tables_loaded",

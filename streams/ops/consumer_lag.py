@@ -15,6 +15,7 @@ from typing import Any, NamedTuple
 
 import faust
 from aiokafka.structs import TopicPartition
+from faust.exceptions import ConsumerNotStarted
 
 from streams.faust_glue.kafka_admin import KafkaAdmin
 from streams.metrics import Metrics
@@ -83,6 +84,8 @@ class ConsumerLag(PollingService):
     async def poll(self) -> None:
         try:
             await self.measure()
+        except ConsumerNotStarted:
+            return  # the worker is still starting: nothing assigned, nothing to say yet
         except Exception as exc:  # broker down, rebalance in progress, consumer not started
             self.last_error = f"{type(exc).__name__}: {exc}"
             await self.admin.reset()  # reconnect from scratch next time

@@ -18,6 +18,7 @@ from schemas import Prediction
 from streams.handle import WorkerHandle
 from streams.live.model_server import ModelServer
 from streams.ops.rates import counter_totals
+from streams.ops.ratings import RatingsReport, ratings_report
 
 
 class RecentPrediction(BaseModel):
@@ -101,6 +102,7 @@ class StatusReport(BaseModel):
     dead_letters: dict[str, float]
     lag: LagReport
     features: FeaturesReport
+    ratings: RatingsReport
     redis: RedisReport
     registry: RegistryReport
     recent: list[RecentPrediction] = Field(description="Newest first.")
@@ -180,6 +182,7 @@ async def status_report(worker: WorkerHandle) -> StatusReport:
             partitions=[p._asdict() for p in lag.partitions],
         ),
         features=features,
+        ratings=ratings_report(worker),
         redis=RedisReport(
             ok=redis_error is None, error=redis_error, pending=len(worker.latest.pending)
         ),

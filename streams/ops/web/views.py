@@ -1,5 +1,5 @@
-"""The contract's HTTP paths: /, /status.json, /health, /ready, /metrics, /model,
-/predictions/{match_id} and POST /model/reload."""
+"""The contract's HTTP paths (/, /health, /ready, /metrics, /model, /predictions/{match_id},
+POST /model/reload) and the service's own: /status.json and /ratings."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import faust
 from faust.web import Request, Response, View
 
 from streams.handle import WorkerHandle
+from streams.ops.ratings import ratings_report, teams_report
 from streams.ops.readiness import not_ready_reasons
 from streams.ops.status import model_status, status_report
 from streams.ops.web.auth import check_bearer
@@ -46,7 +47,17 @@ def register_views(app: faust.App, worker: WorkerHandle) -> None:
     class Ready(View):
         async def get(self, request: Request) -> Response:
             reasons = await not_ready_reasons(worker)
-            body = {"ready": not reasons, "reasons": reasons}
+            # Catching up on results is no reason to stop serving: said, not refused.
+            ratings = ratings_report(worker)
+            body = {
+                "ready": not reasons,
+                "reasons": reasons,
+                "features": {
+                    "version": ratings.features_version,
+                    "caught_up": ratings.caught_up,
+                    "results_behind": ratings.results_behind,
+                },
+            }
             return self.json(body, status=200 if not reasons else 503)
 
     @app.page("/metrics")
@@ -58,6 +69,12 @@ def register_views(app: faust.App, worker: WorkerHandle) -> None:
     class Model(View):
         async def get(self, request: Request) -> Response:
             return self.json(model_status(worker.models), status=200)
+
+    @app.page("/ratings")
+    class Ratings(View):
+        async def get(self, request: Request) -> Response:
+            body = teams_report(worker).model_dump_json().encode()
+            return self.bytes(body, content_type="application/json", headers=dict(NO_STORE))
 
     @app.page("/predictions/{match_id}")
     class LatestPrediction(View):

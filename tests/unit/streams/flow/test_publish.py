@@ -43,6 +43,7 @@ def publisher() -> tuple[Publisher, InMemorySender, InMemorySender, LatestStub]:
     made = Publisher(
         predictions=predictions,
         dead_letters=letters,
+        results=InMemorySender(),
         latest=latest,  # type: ignore[arg-type]  # the sink's one method the publisher uses
         redis_key=lambda match_id: f"prediction:{match_id}",
         metrics=Metrics(),

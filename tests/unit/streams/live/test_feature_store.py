@@ -41,14 +41,11 @@ async def test_loads_then_swaps_when_files_change(tmp_path: Path) -> None:
     write_tables(tmp_path, "v1")
     store = FeatureStore(tmp_path, Metrics(), poll_seconds=1.0)
     assert await store.reload_if_changed()
-    assert store.version == "v1" and store.current.team("A") == (
-        (1600.0, 2.0, 2.0, 1.0, 10.0),
-        True,
-    )
+    assert store.version == "v1" and store.current.teams["A"] == (1600.0, 2.0, 2.0, 1.0, 10.0)
     assert not await store.reload_if_changed()  # unchanged files are not re-read
     write_tables(tmp_path, "v2", elo=1700.0)
     assert await store.reload_if_changed()
-    assert store.version == "v2" and store.current.team("A")[0][0] == 1700.0
+    assert store.version == "v2" and store.current.teams["A"][0] == 1700.0
 
 
 async def test_broken_file_keeps_the_old_snapshot_and_reports(tmp_path: Path) -> None:

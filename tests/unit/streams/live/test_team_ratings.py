@@ -1,0 +1,170 @@
+"""Team ratings from the stream fold results exactly as training does, in any arrival order."""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from models.feature_tables import export_feature_tables
+from models.features import compute_features
+from models.ids import match_id
+from models.synthetic import generate_matches
+from schemas import MatchResult
+from schemas.features import TEAM_FEATURE_COLUMNS
+from streams.live.feature_snapshot import FeatureSnapshot, load_snapshot
+from streams.live.team_ratings import TeamRatings
+
+SPLIT = 500
+EPOCH = dt.datetime(2020, 1, 1, tzinfo=dt.UTC)
+
+
+def as_results(frame: pd.DataFrame) -> list[MatchResult]:
+    """The rows as results topic records; ``finished_at`` follows the row order, as a
+    feed replaying the file would stamp them."""
+    return [
+        MatchResult(
+            match_id=match_id(row.date, row.home_team, row.away_team),
+            seq=3,
+            date=row.date.date(),
+            finished_at=EPOCH + dt.timedelta(seconds=i),
+            home_team=row.home_team,
+            away_team=row.away_team,
+            neutral=bool(row.neutral),
+            tournament=row.tournament,
+            home_goals=int(row.home_score),
+            away_goals=int(row.away_score),
+        )
+        for i, row in enumerate(frame.itertuples(index=False))
+    ]
+
+
+@pytest.fixture(scope="module")
+def season(tmp_path_factory: pytest.TempPathFactory) -> tuple[pd.DataFrame, FeatureSnapshot]:
+    results = generate_matches(800, seed=5).results
+    results = results.drop_duplicates(["date", "home_team", "away_team"]).reset_index(drop=True)
+    folder = tmp_path_factory.mktemp("snapshot")
+    export_feature_tables(compute_features(results.iloc[:SPLIT]), folder)
+    return results, load_snapshot(folder)
+
+
+def folded(snapshot: FeatureSnapshot, results: list[MatchResult]) -> TeamRatings:
+    ratings = TeamRatings()
+    ratings.rebase(snapshot)
+    for result in results:
+        ratings.offer(result)
+    return ratings
+
+
+def assert_same_as_training(ratings: TeamRatings, results: pd.DataFrame) -> None:
+    trained = compute_features(results).teams[list(TEAM_FEATURE_COLUMNS)]
+    served = pd.DataFrame.from_dict(ratings.current(), orient="index", columns=trained.columns)
+    served.index.name = "team"
+    pd.testing.assert_frame_equal(served.sort_index(), trained, rtol=0, atol=1e-9)
+
+
+def test_the_stream_reaches_the_training_features(
+    season: tuple[pd.DataFrame, FeatureSnapshot],
+) -> None:
+    results, snapshot = season
+    ratings = folded(snapshot, as_results(results.iloc[SPLIT:]))
+    assert ratings.applied == len(results) - SPLIT
+    assert ratings.version == f"{snapshot.version}+{len(results) - SPLIT}"
+    assert_same_as_training(ratings, results)
+
+
+def test_arrival_order_does_not_matter(season: tuple[pd.DataFrame, FeatureSnapshot]) -> None:
+    results, snapshot = season
+    shuffled = as_results(results.iloc[SPLIT:])
+    random.Random(1).shuffle(shuffled)
+    assert_same_as_training(folded(snapshot, shuffled), results)
+
+
+def test_redelivery_counts_once_and_a_correction_replaces(
+    season: tuple[pd.DataFrame, FeatureSnapshot],
+) -> None:
+    results, snapshot = season
+    stream = as_results(results.iloc[SPLIT : SPLIT + 60])
+    ratings = folded(snapshot, stream)
+    target = stream[10]
+    assert [ratings.offer(target) for _ in range(3)] == ["duplicate"] * 3
+    assert ratings.applied == 60
+
+    corrected = target.model_copy(update={"seq": 9, "home_goals": target.home_goals + 2})
+    assert ratings.offer(corrected) == "corrected"
+    assert ratings.offer(target) == "stale", "the older version, re-delivered, stays replaced"
+    fixed = results.iloc[: SPLIT + 60].copy()
+    fixed.loc[SPLIT + 10, "home_score"] += 2
+    assert_same_as_training(ratings, fixed)
+
+
+def test_results_already_in_the_snapshot_are_not_applied_twice(
+    season: tuple[pd.DataFrame, FeatureSnapshot], tmp_path: Path
+) -> None:
+    results, snapshot = season
+    stream = as_results(results.iloc[SPLIT - 20 :])  # 20 the snapshot already holds
+    ratings = folded(snapshot, stream)
+    assert ratings.applied == len(results) - SPLIT
+    assert_same_as_training(ratings, results)
+
+    # A retrain lands with 150 more results: those leave the fold, the rest apply on top.
+    export_feature_tables(compute_features(results.iloc[: SPLIT + 150]), tmp_path)
+    retrained = load_snapshot(tmp_path)
+    ratings.rebase(retrained)
+    assert ratings.applied == len(results) - SPLIT - 150
+    assert ratings.version.startswith(retrained.version + "+")
+    assert_same_as_training(ratings, results)
+
+
+def test_results_read_before_the_snapshot_wait_for_it(
+    season: tuple[pd.DataFrame, FeatureSnapshot],
+) -> None:
+    results, snapshot = season
+    ratings = TeamRatings()
+    assert {ratings.offer(r) for r in as_results(results.iloc[SPLIT:])} == {"pending"}
+    ratings.rebase(snapshot)
+    assert_same_as_training(ratings, results)
+
+
+def test_lookups_are_point_in_time(season: tuple[pd.DataFrame, FeatureSnapshot]) -> None:
+    results, snapshot = season
+    later = results.iloc[SPLIT:]
+    ratings = folded(snapshot, as_results(later))
+    training = compute_features(results).prematch.iloc[SPLIT:]
+    for row in training.itertuples(index=False):
+        home, _ = ratings.team_at(row.home_team, row.date.date())
+        away, _ = ratings.team_at(row.away_team, row.date.date())
+        assert home == pytest.approx([getattr(row, f"home_{c}") for c in TEAM_FEATURE_COLUMNS])
+        assert away == pytest.approx([getattr(row, f"away_{c}") for c in TEAM_FEATURE_COLUMNS])
+
+
+def test_unknown_teams_and_rating_changes_are_reported(
+    season: tuple[pd.DataFrame, FeatureSnapshot],
+) -> None:
+    _, snapshot = season
+    ratings = folded(snapshot, [])
+    assert ratings.team_at("Atlantis", dt.date(2030, 1, 1)) == (
+        (1500.0, 1.0, 1.3, 1.3, 0.0),
+        False,
+    )
+    newcomer = MatchResult(
+        match_id="x",
+        seq=1,
+        date=dt.date(2030, 1, 1),
+        finished_at=EPOCH,
+        home_team="Atlantis",
+        away_team="Lemuria",
+        neutral=True,
+        tournament="Friendly",
+        home_goals=2,
+        away_goals=0,
+    )
+    assert ratings.offer(newcomer) == "applied"
+    (applied,) = ratings.recent
+    assert applied.home_elo[0] == 1500.0 and applied.home_elo[1] > 1500.0
+    assert applied.away_elo[1] == pytest.approx(3000.0 - applied.home_elo[1])
+    assert ratings.team_at("Atlantis", dt.date(2030, 1, 1))[1], "known once it has played"
+    assert ratings.team_at("Atlantis", dt.date(2030, 1, 2))[0][0] == applied.home_elo[1]
