@@ -19,6 +19,8 @@ class PairedDifference(BaseModel):
     """Mean of ``a - b`` per match, with its confidence interval."""
 
     n: int = Field(description="Matches both forecasters scored.")
+    mean_a: float = Field(description="Mean of a on those matches.")
+    mean_b: float = Field(description="Mean of b on those matches.")
     mean: float = Field(description="Mean per-match difference (a minus b).")
     low: float = Field(description="Lower end of the confidence interval.")
     high: float = Field(description="Upper end of the confidence interval.")
@@ -38,7 +40,8 @@ def paired_difference(
 ) -> PairedDifference:
     """The paired bootstrap of ``mean(a - b)`` (percentile interval; seeded, so the same
     scores always give the same interval)."""
-    diff = np.asarray(a, dtype=np.float64) - np.asarray(b, dtype=np.float64)
+    first, second = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    diff = first - second
     if diff.ndim != 1 or len(diff) < 2:
         raise ValueError("a paired comparison needs at least two matches scored by both")
     rng = np.random.default_rng(seed)
@@ -47,6 +50,8 @@ def paired_difference(
     low, high = np.quantile(means, [tail, 1.0 - tail])
     return PairedDifference(
         n=len(diff),
+        mean_a=float(first.mean()),
+        mean_b=float(second.mean()),
         mean=float(diff.mean()),
         low=float(low),
         high=float(high),

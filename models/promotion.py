@@ -21,9 +21,9 @@ from models.registry import (
     CHAMPION,
     RegistryError,
     alias_version,
-    client,
     load_model,
     set_alias,
+    tag_version,
 )
 from models.training import score
 
@@ -92,8 +92,8 @@ def promote(name: str, version: str, holdout: pd.DataFrame, tracking_uri: str) -
         reason=reason,
     )
     set_alias(name, decision.decision, version, tracking_uri)
-    tag = client(tracking_uri).set_model_version_tag
-    for key, value in decision.model_dump(exclude={"name", "version"}).items():
-        tag(name, version, f"{TAG_PREFIX}{key}", "" if value is None else str(value))
+    fields = decision.model_dump(exclude={"name", "version"})
+    tags = {f"{TAG_PREFIX}{k}": "" if v is None else str(v) for k, v in fields.items()}
+    tag_version(name, version, tags, tracking_uri)
     log.info("promotion_decision", **decision.model_dump())
     return decision

@@ -145,6 +145,26 @@ def set_alias(name: str, alias: str, version: str, tracking_uri: str) -> None:
     client(tracking_uri).set_registered_model_alias(name, alias, version)
 
 
+def version_exists(name: str, version: str, tracking_uri: str) -> bool:
+    """Whether ``version`` of ``name`` is registered."""
+    try:
+        client(tracking_uri).get_model_version(name, version)
+    except MlflowException:
+        return False
+    return True
+
+
+def tag_version(name: str, version: str, tags: dict[str, str], tracking_uri: str) -> None:
+    """Set each of ``tags`` on the version (overwriting tags of the same key)."""
+    mlflow_client = client(tracking_uri)
+    for key, value in tags.items():
+        mlflow_client.set_model_version_tag(name, version, key, value)
+
+
+def version_tags(name: str, version: str, tracking_uri: str) -> dict[str, str]:
+    return dict(client(tracking_uri).get_model_version(name, version).tags)
+
+
 class LoadedModel:
     """A loaded registry version: ``predict`` gives a frame, ``predict_proba`` an array."""
 

@@ -13,8 +13,8 @@ from sklearn.pipeline import Pipeline
 from models.data import DataError, MatchData
 from models.features import LABEL_COLUMN, FeatureHistory, compute_features
 from models.pipeline import build_pipeline
+from models.scoring import forecast_scores
 from models.states import checkpoint_rows, inplay_eligible, state_rows
-from schemas import OUTCOMES
 from schemas.features import MODEL_INPUT_COLUMNS
 
 
@@ -23,6 +23,7 @@ class Scores(BaseModel):
 
     log_loss: float = Field(description="Mean negative log-likelihood of the outcome (nats).")
     brier: float = Field(description="Mean squared error over the 3 outcomes (0 best, 2 worst).")
+    rps: float = Field(description="Mean ranked probability score (0 best, 1 worst).")
     accuracy: float = Field(description="Share of rows whose most likely outcome happened.")
     n: int = Field(description="Rows scored.")
 
@@ -32,13 +33,12 @@ def score(proba: np.ndarray, labels: np.ndarray) -> Scores:
     labels = np.asarray(labels, dtype=np.int64)
     if len(labels) == 0:
         raise ValueError("nothing to score")
-    proba = np.clip(np.asarray(proba, dtype=np.float64), 1e-15, 1.0)
-    proba = proba / proba.sum(axis=1, keepdims=True)
-    onehot = np.eye(len(OUTCOMES))[labels]
+    each = forecast_scores(proba, labels)
     return Scores(
-        log_loss=float(-np.mean(np.log(proba[np.arange(len(labels)), labels]))),
-        brier=float(np.mean(np.sum((proba - onehot) ** 2, axis=1))),
-        accuracy=float(np.mean(np.argmax(proba, axis=1) == labels)),
+        log_loss=float(each.log_loss.mean()),
+        brier=float(each.brier.mean()),
+        rps=float(each.rps.mean()),
+        accuracy=float(np.mean(np.argmax(np.asarray(proba), axis=1) == labels)),
         n=len(labels),
     )
 
