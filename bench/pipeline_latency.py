@@ -50,6 +50,7 @@ def train(root: Path) -> Settings:
         match_requests_topic=f"bench{run}-match-requests",
         predictions_topic=f"bench{run}-predictions",
         predictions_dlq_topic=f"bench{run}-dlq",
+        predictions_shadow_topic=f"bench{run}-shadow",
         consumer_group=f"bench{run}",
         redis_key_prefix=f"bench{run}:",
         web_port=free_port(),

@@ -83,6 +83,7 @@ def prepare(data_dir: Path, root: Path) -> tuple[Settings, pd.DataFrame, float]:
         match_requests_topic=f"season{run_id}-match-requests",
         predictions_topic=f"season{run_id}-predictions",
         predictions_dlq_topic=f"season{run_id}-dlq",
+        predictions_shadow_topic=f"season{run_id}-shadow",
         consumer_group=f"season{run_id}",
         redis_key_prefix=f"season{run_id}:",
         web_port=free_port(),
@@ -154,6 +155,7 @@ async def replay(
             "match_requests_topic": f"{run}-match-requests",
             "predictions_topic": f"{run}-predictions",
             "predictions_dlq_topic": f"{run}-dlq",
+            "predictions_shadow_topic": f"{run}-shadow",
             "consumer_group": run,
             "redis_key_prefix": f"{run}:",
         }

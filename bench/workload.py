@@ -33,6 +33,7 @@ def fresh_topics(base: Settings, name: str) -> Settings:
             "match_requests_topic": f"{run}-match-requests",
             "predictions_topic": f"{run}-predictions",
             "predictions_dlq_topic": f"{run}-dlq",
+            "predictions_shadow_topic": f"{run}-shadow",
             "consumer_group": run,
             "redis_key_prefix": f"{run}:",
             "web_port": free_port(),

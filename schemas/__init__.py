@@ -4,8 +4,10 @@ from schemas.common import MAX_ID_LENGTH, OUTCOMES, Outcome, Status
 from schemas.dead_letter import DeadLetter, DeadLetterReason, Encoding, ErrorType
 from schemas.errors import classify_validation_error
 from schemas.livescore import Livescore
+from schemas.match_memory import PHASES, Forecast, MatchMemory, Phase, phase_of
 from schemas.match_request import MatchRequest
 from schemas.match_result import MatchResult
+from schemas.match_score import MatchScore
 from schemas.prediction import (
     DRIFT_TOLERANCE,
     SUM_TOLERANCE,
@@ -19,19 +21,25 @@ __all__ = [
     "DRIFT_TOLERANCE",
     "MAX_ID_LENGTH",
     "OUTCOMES",
+    "PHASES",
     "SUM_TOLERANCE",
     "DeadLetter",
     "DeadLetterReason",
     "Encoding",
     "ErrorType",
+    "Forecast",
     "Livescore",
+    "MatchMemory",
     "MatchRequest",
     "MatchResult",
+    "MatchScore",
     "ModelRef",
     "Outcome",
+    "Phase",
     "Prediction",
     "Probabilities",
     "Status",
     "Trigger",
     "classify_validation_error",
+    "phase_of",
 ]

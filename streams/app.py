@@ -7,25 +7,33 @@ it holds is reachable through the returned :class:`~streams.handle.WorkerHandle`
 
 from __future__ import annotations
 
+import datetime as dt
+
 import faust
 
+from streams.evaluation.board import ScoreBoard, calibration_rows, score_rows
+from streams.evaluation.promoter import Promoter
+from streams.evaluation.scores_reader import scores_reader
 from streams.faust_glue.gc_freeze import HeapFreezer
 from streams.faust_glue.kafka_admin import KafkaAdmin
 from streams.faust_glue.patches import apply_faust_patches
 from streams.faust_glue.web_driver import ServiceApp
 from streams.flow.agents import BatchLoop, register_agents
 from streams.flow.batch import BatchProcessor
-from streams.flow.match_state import MatchStates
+from streams.flow.match_state import MatchMemories
+from streams.flow.memory_janitor import MemoryJanitor
 from streams.flow.publish import Publisher
+from streams.flow.shadow import ShadowRunner
 from streams.handle import WorkerHandle
 from streams.live.feature_store import FeatureStore
 from streams.live.model_server import ModelServer
 from streams.live.model_source import RegistrySource
-from streams.live.results_reader import ResultsReader
+from streams.live.results_reader import results_reader
 from streams.live.team_ratings import TeamRatings
 from streams.logs import logging_dict
-from streams.metrics import Metrics
+from streams.metrics import Metrics, ScoreCollector
 from streams.ops.consumer_lag import ConsumerLag
+from streams.ops.evaluation import comparison_rows
 from streams.ops.recent import RecentPredictions
 from streams.ops.throughput import Throughput
 from streams.ops.web.views import register_views
@@ -102,13 +110,32 @@ def create_app(settings: Settings) -> WorkerHandle:
         settings.model_alias,
         metrics,
         settings.model_poll_seconds,
+        challenger_aliases=settings.challengers,
     )
     ratings = TeamRatings()
     features.on_swap.append(ratings.rebase)
     results = (
-        ResultsReader(settings.kafka_bootstrap_servers, settings.results_topic, ratings, metrics)
+        results_reader(settings.kafka_bootstrap_servers, settings.results_topic, ratings, metrics)
         if settings.stream_feature_updates
         else None
+    )
+    board = ScoreBoard()
+    promoter = Promoter(
+        board=board,
+        models=models,
+        model_name=settings.model_name,
+        tracking_uri=settings.registry_uri,
+        metrics=metrics,
+        auto=settings.auto_promote,
+        min_matches=settings.promote_min_matches,
+        interval=settings.promote_check_seconds,
+    )
+    metrics.registry.register(
+        ScoreCollector(
+            lambda: score_rows(board),
+            lambda: calibration_rows(board),
+            lambda: comparison_rows(board, models, promoter),
+        )
     )
     kafka = KafkaAdmin(settings.kafka_bootstrap_servers)
     inputs = (settings.livescores_topic, settings.match_requests_topic)
@@ -120,6 +147,9 @@ def create_app(settings: Settings) -> WorkerHandle:
         features=features,
         ratings=ratings,
         results=results,
+        board=board,
+        scores=scores_reader(settings.kafka_bootstrap_servers, settings.scores_topic, board),
+        promoter=promoter,
         latest=latest,
         kafka=kafka,
         lag=ConsumerLag(app, inputs, kafka, metrics),
@@ -131,17 +161,22 @@ def create_app(settings: Settings) -> WorkerHandle:
         predictions=producer_sender(app, settings.predictions_topic),
         dead_letters=producer_sender(app, settings.predictions_dlq_topic),
         results=producer_sender(app, settings.results_topic),
+        shadow=producer_sender(app, settings.predictions_shadow_topic),
+        scores=producer_sender(app, settings.scores_topic),
         latest=latest,
         redis_key=settings.redis_key,
         metrics=metrics,
     )
     publisher.on_published.append(worker.recent.add)
+    memories = MatchMemories(match_to_state)
+    shadow = ShadowRunner(metrics, settings.shadow_wait_seconds)
     processor = BatchProcessor(
-        states=MatchStates(match_to_state),
+        memories=memories,
         models=models,
         features=features,
         ratings=ratings,
         publisher=publisher,
+        shadow=shadow,
         metrics=metrics,
         write_results=settings.stream_feature_updates,
     )
@@ -158,6 +193,17 @@ def create_app(settings: Settings) -> WorkerHandle:
         kafka,
         worker.lag,
         worker.throughput,
+        worker.scores,
+        promoter,
+        shadow,
+        MemoryJanitor(
+            app,
+            memories,
+            settings.livescores_topic,
+            settings.topic_partitions,
+            ttl=dt.timedelta(hours=settings.match_memory_hours),
+            finished_ttl=dt.timedelta(minutes=settings.finished_match_minutes),
+        ),
     ]
     if results is not None:
         services.append(results)

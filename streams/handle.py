@@ -10,10 +10,12 @@ from dataclasses import dataclass
 
 import faust
 
+from streams.evaluation.board import ScoreBoard
+from streams.evaluation.promoter import Promoter
 from streams.faust_glue.kafka_admin import KafkaAdmin
+from streams.faust_glue.topic_replica import TopicReplica
 from streams.live.feature_store import FeatureStore
 from streams.live.model_server import ModelServer
-from streams.live.results_reader import ResultsReader
 from streams.live.team_ratings import TeamRatings
 from streams.metrics import Metrics
 from streams.ops.consumer_lag import ConsumerLag
@@ -34,7 +36,10 @@ class WorkerHandle:
     features: FeatureStore
     ratings: TeamRatings
     #: None when STREAM_FEATURE_UPDATES is off.
-    results: ResultsReader | None
+    results: TopicReplica | None
+    board: ScoreBoard
+    scores: TopicReplica
+    promoter: Promoter
     latest: RedisLatestSink
     kafka: KafkaAdmin
     lag: ConsumerLag

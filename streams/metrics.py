@@ -2,14 +2,115 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Iterator
+from typing import NamedTuple
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
+from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.exposition import generate_latest
+from prometheus_client.registry import Collector
 
 # Event-to-prediction latency spans sub-millisecond (a warm batch) to seconds (a restart).
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
 INFERENCE_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1)
 BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
 STAGE_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10)
+
+
+class ScoreRow(NamedTuple):
+    """One model version's score sums in one phase."""
+
+    version: str
+    phase: str
+    n: int
+    log_loss: float
+    brier: float
+    rps: float
+
+
+class CalibrationRow(NamedTuple):
+    version: str
+    bin: int  # 0..9: predicted probability [bin/10, (bin+1)/10)
+    forecasts: int
+    predicted: float
+    observed: float
+
+
+class ComparisonRow(NamedTuple):
+    """Champion minus challenger log-loss on the matches both scored."""
+
+    challenger: str
+    n: int
+    mean: float
+    low: float
+    high: float
+
+
+class ScoreCollector(Collector):
+    """The live scores as gauges, read from the score board at scrape time (they are
+    rebuilt from Kafka on start, so they are state, not counters)."""
+
+    def __init__(
+        self,
+        scores: Callable[[], Iterable[ScoreRow]],
+        calibration: Callable[[], Iterable[CalibrationRow]],
+        comparisons: Callable[[], Iterable[ComparisonRow]],
+    ) -> None:
+        self.scores = scores
+        self.calibration = calibration
+        self.comparisons = comparisons
+
+    def collect(self) -> Iterator[Metric]:
+        forecasts = GaugeMetricFamily(
+            "soccer_model_scored_forecasts",
+            "Forecasts scored against results, by model version and phase.",
+            labels=["version", "phase"],
+        )
+        sums = GaugeMetricFamily(
+            "soccer_model_score_sum",
+            "Sum of a score (log_loss, brier, rps) over the scored forecasts; mean = sum / n.",
+            labels=["version", "phase", "score"],
+        )
+        for row in self.scores():
+            forecasts.add_metric([row.version, row.phase], row.n)
+            for score in ("log_loss", "brier", "rps"):
+                sums.add_metric([row.version, row.phase, score], getattr(row, score))
+        bins = GaugeMetricFamily(
+            "soccer_model_calibration_forecasts",
+            "Forecast probabilities in each tenth of [0, 1], by model version.",
+            labels=["version", "bin"],
+        )
+        predicted = GaugeMetricFamily(
+            "soccer_model_calibration_predicted_sum",
+            "Sum of the probabilities in the bin (mean predicted = sum / forecasts).",
+            labels=["version", "bin"],
+        )
+        observed = GaugeMetricFamily(
+            "soccer_model_calibration_observed_sum",
+            "How many of the bin's forecasts happened (observed frequency = sum / forecasts).",
+            labels=["version", "bin"],
+        )
+        for cell in self.calibration():
+            labels = [cell.version, str(cell.bin)]
+            bins.add_metric(labels, cell.forecasts)
+            predicted.add_metric(labels, cell.predicted)
+            observed.add_metric(labels, cell.observed)
+        shared = GaugeMetricFamily(
+            "soccer_challenger_shared_matches",
+            "Matches both the champion and the challenger were scored on.",
+            labels=["challenger"],
+        )
+        gain = GaugeMetricFamily(
+            "soccer_challenger_log_loss_gain",
+            "Champion minus challenger log-loss per shared match (positive: challenger "
+            "better): the mean and its 95% paired-bootstrap interval.",
+            labels=["challenger", "bound"],
+        )
+        for row in self.comparisons():
+            shared.add_metric([row.challenger], row.n)
+            for bound in ("mean", "low", "high"):
+                gain.add_metric([row.challenger, bound], getattr(row, bound))
+        yield from (forecasts, sums, bins, predicted, observed, shared, gain)
 
 
 class Metrics:
@@ -106,6 +207,32 @@ class Metrics:
         self.results_behind = Gauge(
             "soccer_results_behind",
             "Records of the results topic this worker has not read yet.",
+            registry=r,
+        )
+
+        # Challengers in shadow (streams.flow.shadow).
+        self.shadow_predictions = Counter(
+            "soccer_shadow_predictions_total",
+            "Predictions made by a challenger in shadow, by model version.",
+            ["version"],
+            registry=r,
+        )
+        self.shadow_skipped = Counter(
+            "soccer_shadow_skipped_total",
+            "Batches a challenger did not answer: busy, late, error, bad_output.",
+            ["version", "reason"],
+            registry=r,
+        )
+        self.shadow_wait = Histogram(
+            "soccer_shadow_wait_seconds",
+            "How long a batch waited for a challenger after the champion's outputs.",
+            buckets=STAGE_BUCKETS,
+            registry=r,
+        )
+        self.promotions = Counter(
+            "soccer_promotions_total",
+            "Model versions moved to the champion alias by this worker, auto or manual.",
+            ["how"],
             registry=r,
         )
 

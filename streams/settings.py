@@ -54,6 +54,10 @@ class Settings(BaseSettings):
     predictions_dlq_topic: str = Field(
         "predictions-dlq", description="PREDICTIONS_DLQ_TOPIC: dead letters (out)."
     )
+    predictions_shadow_topic: str = Field(
+        "predictions-shadow",
+        description="PREDICTIONS_SHADOW_TOPIC: the challengers' predictions (out, never Redis).",
+    )
     consumer_group: str = Field(
         "soccerpredict", description="CONSUMER_GROUP: the Faust app id and consumer group."
     )
@@ -81,6 +85,39 @@ class Settings(BaseSettings):
     model_alias: str = Field("champion", description="MODEL_ALIAS: alias that is served.")
     model_poll_seconds: PositiveFloat = Field(
         30.0, description="MODEL_POLL_SECONDS: how often the alias is re-resolved."
+    )
+    challenger_aliases: str = Field(
+        "challenger",
+        description="CHALLENGER_ALIASES: comma-separated aliases run in shadow (empty: none).",
+    )
+    shadow_wait_seconds: PositiveFloat = Field(
+        0.1,
+        description="SHADOW_WAIT_SECONDS: the most a batch waits for its challengers, counted "
+        "from when they started (they run beside the champion).",
+    )
+    auto_promote: bool = Field(
+        False, description="AUTO_PROMOTE: move champion to a challenger that beats it."
+    )
+    promote_min_matches: PositiveInt = Field(
+        200,
+        description="PROMOTE_MIN_MATCHES: shared matches a challenger needs before promotion.",
+    )
+    promote_check_seconds: PositiveFloat = Field(
+        30.0, description="PROMOTE_CHECK_SECONDS: how often the comparison is checked."
+    )
+    mlflow_webhook_secret: SecretStr | None = Field(
+        None,
+        description="MLFLOW_WEBHOOK_SECRET: HMAC key of POST /hooks/mlflow; unset = off.",
+    )
+    match_memory_hours: PositiveFloat = Field(
+        48.0,
+        description="MATCH_MEMORY_HOURS: a match never finished is forgotten this long after "
+        "its last event.",
+    )
+    finished_match_minutes: PositiveFloat = Field(
+        60.0,
+        description="FINISHED_MATCH_MINUTES: a finished match is kept this long for corrected "
+        "results, then forgotten.",
     )
 
     # Features and serving
@@ -122,9 +159,9 @@ class Settings(BaseSettings):
         "(streams/faust_glue/gc_freeze.py); off only to measure its effect.",
     )
 
-    @field_validator("admin_token")
+    @field_validator("admin_token", "mlflow_webhook_secret")
     @classmethod
-    def _empty_token_is_none(cls, value: SecretStr | None) -> SecretStr | None:
+    def _empty_secret_is_none(cls, value: SecretStr | None) -> SecretStr | None:
         return value if value and value.get_secret_value() else None
 
     @field_validator("kafka_bootstrap_servers")
@@ -162,6 +199,17 @@ class Settings(BaseSettings):
     def artifacts_dir(self) -> Path:
         """Where a local registry keeps model artifacts."""
         return (self.state_dir / "mlflow" / "artifacts").resolve()
+
+    @property
+    def challengers(self) -> tuple[str, ...]:
+        """The challenger aliases, in order (the champion alias is never one)."""
+        names = (part.strip() for part in self.challenger_aliases.split(","))
+        return tuple(name for name in names if name and name != self.model_alias)
+
+    @property
+    def scores_topic(self) -> str:
+        """The internal topic of scored forecasts (one partition, compacted)."""
+        return f"{self.consumer_group}-scores"
 
     @property
     def results_topic(self) -> str:

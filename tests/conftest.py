@@ -71,6 +71,7 @@ def own_settings(stack: RunningStack, test_id: str, root: Path, **overrides: Any
         "match_requests_topic": f"t{test_id}-match-requests",
         "predictions_topic": f"t{test_id}-predictions",
         "predictions_dlq_topic": f"t{test_id}-predictions-dlq",
+        "predictions_shadow_topic": f"t{test_id}-predictions-shadow",
         "consumer_group": f"t{test_id}",
         "redis_key_prefix": f"t{test_id}:",
         "state_dir": root / "state",

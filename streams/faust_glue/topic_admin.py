@@ -30,16 +30,19 @@ class TopicSpec(NamedTuple):
 
 
 def service_topics(settings: Settings) -> list[TopicSpec]:
-    """Inputs and outputs share ``TOPIC_PARTITIONS``; the results topic has one partition
-    and keeps the newest record per match (see ``streams.live.team_ratings``)."""
+    """Inputs and outputs share ``TOPIC_PARTITIONS``; the results and scores topics have one
+    partition and keep the newest record per key (every worker reads them in full)."""
     shared = [
         settings.livescores_topic,
         settings.match_requests_topic,
         settings.predictions_topic,
         settings.predictions_dlq_topic,
+        settings.predictions_shadow_topic,
     ]
     topics = [TopicSpec(name, settings.topic_partitions, {}) for name in shared]
-    topics.append(TopicSpec(settings.results_topic, 1, {"cleanup.policy": "compact"}))
+    compacted = {"cleanup.policy": "compact"}
+    topics.append(TopicSpec(settings.results_topic, 1, compacted))
+    topics.append(TopicSpec(settings.scores_topic, 1, compacted))
     return topics
 
 

@@ -1,25 +1,39 @@
-"""One micro-batch through the flow: decode, remember state, enrich, predict, publish.
+"""One micro-batch through the flow: decode, match memory, enrich, predict, publish, score.
 
 The agents hand each batch of raw records to :class:`BatchProcessor`. When a handler
 returns, every input of the batch has its prediction or dead letter acknowledged by the
-broker (see :mod:`streams.flow.publish`).
+broker (see :mod:`streams.flow.publish`), and so have the batch's results, shadow
+predictions and scores.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 import structlog
 
-from schemas import DeadLetter, Livescore, MatchRequest, MatchResult, Trigger
+from schemas import (
+    DeadLetter,
+    Livescore,
+    MatchMemory,
+    MatchRequest,
+    MatchResult,
+    MatchScore,
+    Prediction,
+    Trigger,
+)
 from streams.flow.dead_letters import dead_letter
 from streams.flow.decode import decode
 from streams.flow.enrich import Job, resolve, serving_frame
-from streams.flow.match_state import MatchStates
+from streams.flow.match_state import MatchMemories, remember_states
 from streams.flow.predict import infer, prediction_for
 from streams.flow.publish import Published, Publisher
 from streams.flow.records import RawRecord
+from streams.flow.scoring import remember_forecast, score_match
+from streams.flow.shadow import ShadowRun, ShadowRunner
 from streams.live.feature_store import FeatureStore
 from streams.live.model_server import ModelServer
 from streams.live.team_ratings import TeamRatings
@@ -28,25 +42,46 @@ from streams.metrics import Metrics
 log = structlog.get_logger(__name__)
 
 
+@dataclass
+class Batch:
+    """Everything one batch produces, gathered on its way through the flow."""
+
+    raws: list[RawRecord]
+    jobs: list[Job]
+    letters: list[DeadLetter]
+    trigger: Trigger
+    started: float
+    memories: dict[str, MatchMemory]
+    #: Each finished match's state before this batch: a final score below it is refused.
+    finished_before: dict[str, Livescore | None] = field(default_factory=dict)
+    read_at: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
+    published: list[Published] = field(default_factory=list)
+    shadow_runs: list[ShadowRun] = field(default_factory=list)
+    resolved: list[Job] = field(default_factory=list)
+    features_version: str = ""
+
+
 class BatchProcessor:
     """Turns batches of raw input records into published predictions and dead letters."""
 
     def __init__(
         self,
         *,
-        states: MatchStates,
+        memories: MatchMemories,
         models: ModelServer,
         features: FeatureStore,
         ratings: TeamRatings,
         publisher: Publisher,
+        shadow: ShadowRunner,
         metrics: Metrics,
         write_results: bool,
     ) -> None:
-        self.states = states
+        self.memories = memories
         self.models = models
         self.features = features
         self.ratings = ratings
         self.publisher = publisher
+        self.shadow = shadow
         self.metrics = metrics
         self.write_results = write_results
 
@@ -60,49 +95,121 @@ class BatchProcessor:
                 continue
             events.append(record)
             jobs.append(Job(raw=raw, record=record, state=record))
-        # Each finished match's state before this batch: a final score below it is refused.
-        before = {e.match_id: self.states.get(e.match_id) for e in events if e.status == "finished"}
-        self.states.remember(events)
-        await self._finish(raws, jobs, letters, "livescore", started, before)
+        now = dt.datetime.now(dt.UTC)
+        memories = self.memories.load({e.match_id for e in events}, now)
+        batch = Batch(raws, jobs, letters, "livescore", started, memories, read_at=now)
+        batch.finished_before = {
+            e.match_id: memories[e.match_id].state for e in events if e.status == "finished"
+        }
+        remember_states(memories, events)
+        await self._finish(batch)
 
     async def requests(self, raws: list[RawRecord]) -> None:
         started = time.perf_counter()
-        jobs, letters = [], []
+        jobs, letters, requests = [], [], []
         for raw in raws:
             record = decode(raw, MatchRequest)
             if not isinstance(record, MatchRequest):
                 letters.append(dead_letter(raw, record.type, record.message, self.metrics))
                 continue
-            jobs.append(Job(raw=raw, record=record, state=self.states.get(record.match_id)))
-        await self._finish(raws, jobs, letters, "request", started, {})
+            requests.append((raw, record))
+        now = dt.datetime.now(dt.UTC)
+        memories = self.memories.load({r.match_id for _, r in requests}, now)
+        for raw, record in requests:
+            jobs.append(Job(raw=raw, record=record, state=memories[record.match_id].state))
+        await self._finish(Batch(raws, jobs, letters, "request", started, memories, read_at=now))
 
-    async def _finish(
-        self,
-        raws: list[RawRecord],
-        jobs: list[Job],
-        letters: list[DeadLetter],
-        trigger: Trigger,
-        started: float,
-        finished_before: dict[str, Livescore | None],
-    ) -> None:
-        if raws:
-            self.metrics.events_in.labels(topic=raws[0].topic).inc(len(raws))
-            self.metrics.batch_size.observe(len(raws))
-        read_at = dt.datetime.now(dt.UTC)
-        published = await self._predict(jobs, letters, read_at) if jobs else []
-        results = self._results(jobs, finished_before) if self.write_results else []
-        await self.publisher.publish(published, letters, trigger, started, results)
+    async def _finish(self, batch: Batch) -> None:
+        if batch.raws:
+            self.metrics.events_in.labels(topic=batch.raws[0].topic).inc(len(batch.raws))
+            self.metrics.batch_size.observe(len(batch.raws))
+        if batch.jobs:
+            await self._predict(batch)
+        results = self._results(batch) if self.write_results else []
+        await self.publisher.publish(
+            batch.published, batch.letters, batch.trigger, batch.started, results
+        )
+        # After the champion's outputs are acknowledged: its path never waits on these.
+        shadow = await self._shadow_predictions(batch)
+        for item in batch.published:
+            remember_forecast(batch.memories[item.prediction.match_id], item.prediction)
+        for prediction in shadow:
+            remember_forecast(batch.memories[prediction.match_id], prediction)
+        scores = self._scores(batch)
+        await self.publisher.publish_evaluation(shadow, scores)
+        self.memories.save(batch.memories, dt.datetime.now(dt.UTC))
 
-    def _results(
-        self, jobs: list[Job], finished_before: dict[str, Livescore | None]
-    ) -> list[MatchResult]:
+    async def _predict(self, batch: Batch) -> None:
+        # Until a model and a snapshot exist the batch waits, unacknowledged: /ready says
+        # why, and nothing is lost or dead-lettered for a start-up condition.
+        await self.models.ready.wait()
+        await self.features.ready.wait()
+        serving, ratings = self.models.current, self.ratings
+        assert serving is not None  # set before ready is
+
+        for job in batch.jobs:
+            if not resolve(ratings, job, batch.read_at):
+                message = (
+                    f"match {job.record.match_id!r} is not in the feature tables "
+                    f"({ratings.version}) and the event names no teams"
+                )
+                batch.letters.append(dead_letter(job.raw, "unknown_match", message, self.metrics))
+            else:
+                batch.resolved.append(job)
+        if not batch.resolved:
+            return
+        # The frame and the version it names are taken together, before the next await
+        # (results read meanwhile would change the ratings under the version).
+        frame, unknown_teams = serving_frame(ratings, batch.resolved)
+        batch.features_version = ratings.version
+        if unknown_teams:
+            self.metrics.unknown_teams.inc(unknown_teams)
+        batch.shadow_runs = self.shadow.begin(self.models.challengers, frame)
+        results = await infer(serving.predictor, frame, self.metrics)
+
+        for job, result in zip(batch.resolved, results, strict=True):
+            try:
+                if isinstance(result, Exception):
+                    raise result
+                prediction = prediction_for(
+                    job, result, serving.ref, batch.features_version, batch.read_at
+                )
+            except Exception as exc:
+                reason = f"{type(exc).__name__}: {exc}"
+                batch.letters.append(dead_letter(job.raw, "model_error", reason, self.metrics))
+            else:
+                batch.published.append(Published(job.raw, prediction))
+
+    async def _shadow_predictions(self, batch: Batch) -> list[Prediction]:
+        """The challengers' predictions of the batch's jobs (those that came in time)."""
+        out = []
+        for model, probabilities in await self.shadow.finish(batch.shadow_runs):
+            made = 0
+            for job, row in zip(batch.resolved, probabilities, strict=True):
+                try:
+                    out.append(
+                        prediction_for(job, row, model.ref, batch.features_version, batch.read_at)
+                    )
+                    made += 1
+                except ValueError:
+                    self.metrics.shadow_skipped.labels(
+                        version=model.ref.version, reason="bad_output"
+                    ).inc()
+            self.metrics.shadow_predictions.labels(version=model.ref.version).inc(made)
+        return out
+
+    def _finished_jobs(self, batch: Batch) -> Sequence[tuple[Job, Livescore]]:
+        return [
+            (job, job.record)
+            for job in batch.jobs
+            if isinstance(job.record, Livescore) and job.record.status == "finished"
+        ]
+
+    def _results(self, batch: Batch) -> list[MatchResult]:
         """The final scores of this batch's finished matches, for the results topic."""
         results = []
-        for job in jobs:
-            event = job.record
-            if not isinstance(event, Livescore) or event.status != "finished":
-                continue
-            reason = self._refusal(job, event, finished_before.get(event.match_id))
+        for job, event in self._finished_jobs(batch):
+            reason = self._refusal(job, event, batch.finished_before.get(event.match_id))
             if reason is not None:
                 self.metrics.results_rejected.labels(reason=reason).inc()
                 log.info("result_refused", match_id=event.match_id, seq=event.seq, reason=reason)
@@ -124,6 +231,23 @@ class BatchProcessor:
             )
         return results
 
+    def _scores(self, batch: Batch) -> list[MatchScore]:
+        """Every model's remembered forecasts of the batch's finished matches, scored."""
+        scores: list[MatchScore] = []
+        now = dt.datetime.now(dt.UTC)
+        for job, event in self._finished_jobs(batch):
+            before = batch.finished_before.get(event.match_id)
+            if job.date is None or self._refusal(job, event, before) == "score_went_down":
+                continue
+            memory = batch.memories[event.match_id]
+            scores.extend(
+                score_match(
+                    event.match_id, job.date, memory, event.home_goals, event.away_goals, now
+                )
+            )
+            memory.finished_at = now
+        return scores
+
     @staticmethod
     def _refusal(job: Job, event: Livescore, before: Livescore | None) -> str | None:
         """Why a finished event cannot be a result, or None."""
@@ -135,46 +259,3 @@ class BatchProcessor:
         ):
             return "score_went_down"  # a feed glitch; a real correction is a later finished event
         return None
-
-    async def _predict(
-        self, jobs: list[Job], letters: list[DeadLetter], read_at: dt.datetime
-    ) -> list[Published]:
-        # Until a model and a snapshot exist the batch waits, unacknowledged: /ready says
-        # why, and nothing is lost or dead-lettered for a start-up condition.
-        await self.models.ready.wait()
-        await self.features.ready.wait()
-        serving, ratings = self.models.current, self.ratings
-        assert serving is not None  # set before ready is
-
-        resolved = []
-        for job in jobs:
-            if not resolve(ratings, job, read_at):
-                message = (
-                    f"match {job.record.match_id!r} is not in the feature tables "
-                    f"({ratings.version}) and the event names no teams"
-                )
-                letters.append(dead_letter(job.raw, "unknown_match", message, self.metrics))
-            else:
-                resolved.append(job)
-        if not resolved:
-            return []
-        # The frame and the version it names are taken together, before the next await
-        # (results read meanwhile would change the ratings under the version).
-        frame, unknown_teams = serving_frame(ratings, resolved)
-        features_version = ratings.version
-        if unknown_teams:
-            self.metrics.unknown_teams.inc(unknown_teams)
-        results = await infer(serving.predictor, frame, self.metrics)
-
-        out = []
-        for job, result in zip(resolved, results, strict=True):
-            try:
-                if isinstance(result, Exception):
-                    raise result
-                prediction = prediction_for(job, result, serving.ref, features_version, read_at)
-            except Exception as exc:
-                reason = f"{type(exc).__name__}: {exc}"
-                letters.append(dead_letter(job.raw, "model_error", reason, self.metrics))
-            else:
-                out.append(Published(job.raw, prediction))
-        return out

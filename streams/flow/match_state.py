@@ -1,14 +1,19 @@
-"""The newest livescore of each match, kept in the changelog-backed table ``match_to_state``.
+"""What the service remembers of each match, in the changelog-backed table ``match_to_state``.
 
-A request during a match is answered for the current score and minute from here. The table
-is keyed by ``match_id`` like the inputs, so the worker that owns a match owns its state.
+The newest livescore (a request during a match is answered for the current score and
+minute) and the forecasts to score when the match finishes
+(:class:`schemas.MatchMemory`). The table is keyed by ``match_id`` like the inputs, so the
+worker that owns a match owns its memory. A batch reads each of its matches once and
+writes each changed one once: one changelog record per match per batch, however many
+events of it the batch holds.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable, MutableMapping
 
-from schemas import Livescore
+from schemas import Livescore, MatchMemory
 from streams.newest import keep_newest, outranks
 
 
@@ -20,26 +25,43 @@ def _seq(event: Livescore) -> int:
     return event.seq
 
 
-class MatchStates:
-    """Read and remember match states (JSON bytes in a Faust table)."""
+class MatchMemories:
+    """Read and write match memories (JSON bytes in a Faust table)."""
 
     def __init__(self, table: MutableMapping[str, bytes]) -> None:
         self._table = table
 
-    def get(self, match_id: str) -> Livescore | None:
-        stored = self._table.get(match_id)
-        return Livescore.model_validate_json(stored) if stored is not None else None
+    def load(self, match_ids: Iterable[str], now: dt.datetime) -> dict[str, MatchMemory]:
+        """The memory of each match (a new, empty one for a match never seen)."""
+        out = {}
+        for match_id in match_ids:
+            stored = self._table.get(match_id)
+            out[match_id] = (
+                MatchMemory.decode(stored, now)
+                if stored is not None
+                else MatchMemory(touched_at=now)
+            )
+        return out
 
-    def remember(self, events: Iterable[Livescore]) -> None:
-        """Keep the newest state per match; a late, older event does not move it back.
+    def save(self, memories: dict[str, MatchMemory], now: dt.datetime) -> None:
+        """Write each memory back, stamped with ``now``."""
+        for match_id, memory in memories.items():
+            memory.touched_at = now
+            self._table[match_id] = memory.model_dump_json().encode()
 
-        One table write (one changelog record) per match per batch, not per event: a
-        backlog or replay often carries several events of a match in one batch, and each
-        write is a produce through Faust's changelog buffer.
-        """
-        newest: dict[str, Livescore] = {}
-        keep_newest(newest, events, _match_id, _seq)
-        for match_id, event in newest.items():
-            held = self.get(match_id)
-            if outranks(event.seq, None if held is None else held.seq):
-                self._table[match_id] = event.model_dump_json().encode()
+    def delete(self, match_id: str) -> None:
+        self._table.pop(match_id, None)
+
+    def items(self) -> Iterable[tuple[str, bytes]]:
+        return self._table.items()
+
+
+def remember_states(memories: dict[str, MatchMemory], events: Iterable[Livescore]) -> None:
+    """Keep the newest state per match; a late, older event does not move it back."""
+    newest: dict[str, Livescore] = {}
+    keep_newest(newest, events, _match_id, _seq)
+    for match_id, event in newest.items():
+        memory = memories[match_id]
+        held = memory.state
+        if outranks(event.seq, None if held is None else held.seq):
+            memory.state = event

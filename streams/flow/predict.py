@@ -18,7 +18,8 @@ from streams.metrics import Metrics
 RowResult = np.ndarray | Exception
 
 
-def _predict(predictor: Predictor, frame: pd.DataFrame) -> np.ndarray:
+def predict_rows(predictor: Predictor, frame: pd.DataFrame) -> np.ndarray:
+    """(N, 3) probabilities for the frame; ValueError for output of another shape."""
     probabilities = np.asarray(predictor.predict_proba(frame), dtype="float64")
     if probabilities.shape != (len(frame), 3):
         raise ValueError(f"model returned shape {probabilities.shape} for {len(frame)} rows")
@@ -33,7 +34,7 @@ async def infer(predictor: Predictor, frame: pd.DataFrame, metrics: Metrics) -> 
     """
     started = time.perf_counter()
     try:
-        return list(await asyncio.to_thread(_predict, predictor, frame))
+        return list(await asyncio.to_thread(predict_rows, predictor, frame))
     except Exception as exc:
         if len(frame) == 1:
             return [exc]
@@ -42,7 +43,7 @@ async def infer(predictor: Predictor, frame: pd.DataFrame, metrics: Metrics) -> 
     results: list[RowResult] = []
     for i in range(len(frame)):
         try:
-            results.append((await asyncio.to_thread(_predict, predictor, frame.iloc[[i]]))[0])
+            results.append((await asyncio.to_thread(predict_rows, predictor, frame.iloc[[i]]))[0])
         except Exception as exc:
             results.append(exc)
     return results

@@ -18,7 +18,7 @@ import structlog
 from aiokafka.errors import KafkaConnectionError, KafkaError, KafkaTimeoutError, NodeNotReadyError
 from tenacity import RetryCallState
 
-from schemas import DeadLetter, MatchResult, Prediction, Trigger
+from schemas import DeadLetter, MatchResult, MatchScore, Prediction, Trigger
 from streams.backoff import retrying
 from streams.flow.records import RawRecord
 from streams.metrics import Metrics
@@ -74,6 +74,8 @@ class Publisher:
         predictions: Sender,
         dead_letters: Sender,
         results: Sender,
+        shadow: Sender,
+        scores: Sender,
         latest: RedisLatestSink,
         redis_key: Callable[[str], str],
         metrics: Metrics,
@@ -81,6 +83,8 @@ class Publisher:
         self.predictions = predictions
         self.dead_letters = dead_letters
         self.results = results
+        self.shadow = shadow
+        self.scores = scores
         self.latest = latest
         self.redis_key = redis_key
         self.metrics = metrics
@@ -137,6 +141,20 @@ class Publisher:
                 listener(predictions)
         await self.latest.write(latest)
         stage.labels(stage="redis").observe(time.perf_counter() - acknowledged)
+
+    async def publish_evaluation(
+        self, shadow: Sequence[Prediction], scores: Sequence[MatchScore]
+    ) -> None:
+        """The challengers' predictions (their own topic, never Redis) and the scores of
+        finished matches, until acknowledged."""
+        records = [
+            Outgoing(self.shadow, p.match_id.encode(), p.model_dump_json().encode()) for p in shadow
+        ]
+        records.extend(
+            Outgoing(self.scores, s.key.encode(), s.model_dump_json().encode()) for s in scores
+        )
+        if records:
+            await self.send_all(records)
 
     async def publish_dead_letters(self, letters: list[DeadLetter]) -> None:
         """Produce dead letters only (the agents' last resort for a failed batch)."""

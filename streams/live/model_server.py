@@ -41,7 +41,7 @@ class ServingModel:
 
 
 class ModelServer(PollingService):
-    """Holds the serving model and the challenger's identity; polls the alias."""
+    """Holds the serving model and the challengers that run in shadow; polls the aliases."""
 
     def __init__(
         self,
@@ -49,15 +49,19 @@ class ModelServer(PollingService):
         alias: str,
         metrics: Metrics,
         poll_seconds: float,
-        challenger_alias: str = "challenger",
+        challenger_aliases: tuple[str, ...] = ("challenger",),
     ) -> None:
         super().__init__(poll_seconds, retry_maximum=min(poll_seconds, RETRY_MAXIMUM_SECONDS))
         self.source = source
         self.alias = alias
-        self.challenger_alias = challenger_alias
+        self.challenger_aliases = challenger_aliases
         self.metrics = metrics
         self.current: ServingModel | None = None
-        self.challenger: ModelRef | None = None
+        #: Loaded challengers by alias (a challenger that is the champion's version is not
+        #: run twice); swapped as a whole dict, so a batch reads one consistent set.
+        self.challengers: dict[str, ServingModel] = {}
+        #: Why a challenger alias is not loaded (unset aliases are not errors).
+        self.challenger_errors: dict[str, str] = {}
         self.last_error: str | None = None
         self.last_checked: dt.datetime | None = None
         self.ready = asyncio.Event()
@@ -79,17 +83,45 @@ class ModelServer(PollingService):
                 self._note_error("resolve", exc)
                 return False
             self.last_checked = dt.datetime.now(dt.UTC)
-            self.challenger = await asyncio.to_thread(self._try_resolve, self.challenger_alias)
-            if self.current is not None and self.current.ref.version == ref.version:
-                self.last_error = None
-                return False
+            swapped = False
+            if self.current is None or self.current.ref.version != ref.version:
+                try:
+                    model = await asyncio.to_thread(self._load_and_warm, ref)
+                except Exception as exc:
+                    self._note_error("load", exc)
+                    return False
+                self._swap(model)
+                swapped = True
+            self.last_error = None
+            await self._refresh_challengers(ref)
+            return swapped
+
+    @property
+    def challenger(self) -> ModelRef | None:
+        """The first challenger's version (the contract's "challenger if any")."""
+        first = next(iter(self.challengers.values()), None)
+        return first.ref if first else None
+
+    async def _refresh_challengers(self, champion: ModelRef) -> None:
+        loaded: dict[str, ServingModel] = {}
+        for alias in self.challenger_aliases:
+            ref = await asyncio.to_thread(self._try_resolve, alias)
+            if ref is None or ref.version == champion.version:
+                self.challenger_errors.pop(alias, None)
+                continue
+            held = self.challengers.get(alias)
+            if held is not None and held.ref.version == ref.version:
+                loaded[alias] = held
+                continue
             try:
-                model = await asyncio.to_thread(self._load_and_warm, ref)
-            except Exception as exc:
-                self._note_error("load", exc)
-                return False
-            self._swap(model)
-            return True
+                loaded[alias] = await asyncio.to_thread(self._load_and_warm, ref)
+            except Exception as exc:  # a broken challenger must not touch the champion
+                self.challenger_errors[alias] = f"load: {type(exc).__name__}: {exc}"[:300]
+                log.warning("challenger_load_failed", alias=alias, version=ref.version)
+                continue
+            self.challenger_errors.pop(alias, None)
+            log.info("challenger_loaded", alias=alias, version=ref.version)
+        self.challengers = loaded
 
     def _swap(self, model: ServingModel) -> None:
         previous = self.current.ref.version if self.current else None

@@ -17,6 +17,7 @@ from pydantic import BaseModel, Field
 from schemas import Prediction
 from streams.handle import WorkerHandle
 from streams.live.model_server import ModelServer
+from streams.ops.evaluation import EvaluationReport, evaluation_report
 from streams.ops.rates import counter_totals
 from streams.ops.ratings import RatingsReport, ratings_report
 
@@ -103,6 +104,7 @@ class StatusReport(BaseModel):
     lag: LagReport
     features: FeaturesReport
     ratings: RatingsReport
+    evaluation: EvaluationReport
     redis: RedisReport
     registry: RegistryReport
     recent: list[RecentPrediction] = Field(description="Newest first.")
@@ -116,6 +118,11 @@ def model_status(server: ModelServer) -> dict[str, Any]:
         "challenger": json.loads(server.challenger.model_dump_json())
         if server.challenger
         else None,
+        "challengers": [
+            {"alias": alias, **json.loads(model.ref.model_dump_json())}
+            for alias, model in server.challengers.items()
+        ],
+        "challenger_errors": dict(server.challenger_errors),
         "last_checked": server.last_checked.isoformat() if server.last_checked else None,
         "last_error": server.last_error,
     }
@@ -183,6 +190,7 @@ async def status_report(worker: WorkerHandle) -> StatusReport:
         ),
         features=features,
         ratings=ratings_report(worker),
+        evaluation=evaluation_report(worker.board, worker.models, worker.promoter),
         redis=RedisReport(
             ok=redis_error is None, error=redis_error, pending=len(worker.latest.pending)
         ),

@@ -1,18 +1,25 @@
 """The contract's HTTP paths (/, /health, /ready, /metrics, /model, /predictions/{match_id},
-POST /model/reload) and the service's own: /status.json and /ratings."""
+POST /model/reload, POST /model/promote, POST /hooks/mlflow) and the service's own:
+/status.json and /ratings."""
 
 from __future__ import annotations
 
+import time
 from importlib import resources
+from typing import Any
 
 import faust
 from faust.web import Request, Response, View
+from pydantic import ValidationError
 
+from streams.evaluation.promoter import PromotionRefused
 from streams.handle import WorkerHandle
+from streams.ops.evaluation import evaluation_report
 from streams.ops.ratings import ratings_report, teams_report
 from streams.ops.readiness import not_ready_reasons
 from streams.ops.status import model_status, status_report
-from streams.ops.web.auth import check_bearer
+from streams.ops.web.auth import Refusal, check_bearer, check_webhook
+from streams.ops.web.hooks import PromoteRequest, WebhookEvent
 
 PROMETHEUS_TEXT = "text/plain; version=0.0.4"
 STATUS_PAGE = resources.files("streams.ops.web").joinpath("status_page.html").read_text("utf-8")
@@ -65,10 +72,14 @@ def register_views(app: faust.App, worker: WorkerHandle) -> None:
         async def get(self, request: Request) -> Response:
             return self.bytes(worker.metrics.exposition(), content_type=PROMETHEUS_TEXT)
 
+    def model_body() -> dict[str, Any]:
+        report = evaluation_report(worker.board, worker.models, worker.promoter)
+        return {**model_status(worker.models), "evaluation": report.model_dump(mode="json")}
+
     @app.page("/model")
     class Model(View):
         async def get(self, request: Request) -> Response:
-            return self.json(model_status(worker.models), status=200)
+            return self.json(model_body(), status=200)
 
     @app.page("/ratings")
     class Ratings(View):
@@ -87,16 +98,56 @@ def register_views(app: faust.App, worker: WorkerHandle) -> None:
                 return self.json({"error": f"no prediction for {match_id!r}"}, status=404)
             return self.bytes(stored, content_type="application/json")
 
+    def refused(view: View, refusal: Refusal) -> Response:
+        headers = {"WWW-Authenticate": "Bearer"} if refusal.status == 401 else None
+        return view.json({"error": refusal.reason}, status=refusal.status, headers=headers)
+
+    def admin(request: Request) -> Refusal | None:
+        return check_bearer(request.headers.get("Authorization"), worker.settings.admin_token)
+
     @app.page("/model/reload")
     class ReloadModel(View):
         async def post(self, request: Request) -> Response:
-            refusal = check_bearer(
-                request.headers.get("Authorization"), worker.settings.admin_token
-            )
-            if refusal is not None:
-                headers = {"WWW-Authenticate": "Bearer"} if refusal.status == 401 else None
-                return self.json({"error": refusal.reason}, status=refusal.status, headers=headers)
+            if (refusal := admin(request)) is not None:
+                return refused(self, refusal)
             swapped = await worker.models.refresh()
-            body = {"swapped": swapped, **model_status(worker.models)}
+            body = {"swapped": swapped, **model_body()}
             # The old model keeps serving when the registry fails; say so with a 503.
             return self.json(body, status=503 if worker.models.last_error else 200)
+
+    @app.page("/model/promote")
+    class PromoteModel(View):
+        async def post(self, request: Request) -> Response:
+            if (refusal := admin(request)) is not None:
+                return refused(self, refusal)
+            try:
+                asked = PromoteRequest.model_validate_json(await request.read())
+            except ValidationError as exc:
+                reason = exc.errors(include_url=False)[0]["msg"]
+                return self.json({"error": f"bad request: {reason}"}, status=400)
+            try:
+                done = await worker.promoter.promote(asked.version, "manual")
+            except PromotionRefused as exc:
+                return self.json({"error": str(exc)}, status=404)
+            except Exception as exc:  # the registry is down: nothing moved
+                return self.json({"error": f"registry: {type(exc).__name__}: {exc}"}, status=503)
+            return self.json({"promotion": done.model_dump(), **model_body()})
+
+    @app.page("/hooks/mlflow")
+    class MlflowWebhook(View):
+        async def post(self, request: Request) -> Response:
+            body = await request.read()
+            refusal = check_webhook(
+                request.headers, body, worker.settings.mlflow_webhook_secret, time.time()
+            )
+            if refusal is not None:
+                return self.json({"error": refusal.reason}, status=refusal.status)
+            try:
+                event = WebhookEvent.model_validate_json(body)
+            except ValidationError:
+                return self.json({"error": "not an MLflow webhook payload"}, status=400)
+            watched = {worker.models.alias, *worker.models.challenger_aliases}
+            if not event.moves_alias(worker.settings.model_name, watched):
+                return self.json({"reloaded": False, "reason": "not an alias of this model"})
+            swapped = await worker.models.refresh()
+            return self.json({"reloaded": True, "swapped": swapped})

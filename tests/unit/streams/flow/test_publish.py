@@ -44,6 +44,8 @@ def publisher() -> tuple[Publisher, InMemorySender, InMemorySender, LatestStub]:
         predictions=predictions,
         dead_letters=letters,
         results=InMemorySender(),
+        shadow=InMemorySender(),
+        scores=InMemorySender(),
         latest=latest,  # type: ignore[arg-type]  # the sink's one method the publisher uses
         redis_key=lambda match_id: f"prediction:{match_id}",
         metrics=Metrics(),

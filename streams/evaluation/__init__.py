@@ -1,0 +1,2 @@
+"""How good the served models are, live: scores of every version against results, the
+champion/challenger comparison, and promotion on evidence."""

@@ -1,0 +1,96 @@
+"""Challengers in shadow: the same batch, scored by each challenger, off the champion's path.
+
+Each challenger predicts in a thread of its own, started alongside the champion's predict.
+The champion's outputs are published first; then the batch waits for the challengers at
+most ``wait_seconds`` (counted from when they started). A challenger that is still busy
+with an earlier batch is skipped for this one, a late one is left to finish alone and its
+answer dropped, a failing one is skipped: the champion's outputs never depend on them and
+its batches wait for them no longer than the budget.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+
+import mode
+import numpy as np
+import pandas as pd
+import structlog
+
+from streams.flow.predict import predict_rows
+from streams.live.model_server import ServingModel
+from streams.metrics import Metrics
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class ShadowRun:
+    """One challenger's predict of one batch, under way."""
+
+    model: ServingModel
+    future: Future[np.ndarray]
+    started: float
+
+
+class ShadowRunner(mode.Service):
+    """Starts and collects the challengers' predictions of each batch; its threads end
+    with the worker."""
+
+    def __init__(self, metrics: Metrics, wait_seconds: float) -> None:
+        super().__init__()
+        self.metrics = metrics
+        self.wait_seconds = wait_seconds
+        self._executors: dict[str, ThreadPoolExecutor] = {}
+        self._busy: dict[str, Future[np.ndarray]] = {}
+
+    def begin(self, challengers: dict[str, ServingModel], frame: pd.DataFrame) -> list[ShadowRun]:
+        """Begin a predict per challenger that is free; count the ones that are not."""
+        runs = []
+        for model in challengers.values():
+            version = model.ref.version
+            busy = self._busy.get(version)
+            if busy is not None and not busy.done():
+                self.metrics.shadow_skipped.labels(version=version, reason="busy").inc()
+                continue
+            executor = self._executors.get(version)
+            if executor is None:
+                executor = self._executors[version] = ThreadPoolExecutor(
+                    max_workers=1, thread_name_prefix=f"shadow-v{version}"
+                )
+            future = executor.submit(predict_rows, model.predictor, frame)
+            self._busy[version] = future
+            runs.append(ShadowRun(model, future, time.perf_counter()))
+        return runs
+
+    async def finish(self, runs: list[ShadowRun]) -> list[tuple[ServingModel, np.ndarray]]:
+        """The challengers' probabilities that arrived within the budget."""
+        out = []
+        for run in runs:
+            version = run.model.ref.version
+            remaining = run.started + self.wait_seconds - time.perf_counter()
+            waited = time.perf_counter()
+            try:
+                probabilities = await asyncio.wait_for(
+                    asyncio.shield(asyncio.wrap_future(run.future)), max(remaining, 0.0)
+                )
+            except TimeoutError:
+                self.metrics.shadow_skipped.labels(version=version, reason="late").inc()
+                continue
+            except Exception as exc:  # a broken challenger is reported, never raised
+                self.metrics.shadow_skipped.labels(version=version, reason="error").inc()
+                log.warning(
+                    "shadow_failed", version=version, error=f"{type(exc).__name__}: {exc}"[:300]
+                )
+                continue
+            finally:
+                self.metrics.shadow_wait.observe(time.perf_counter() - waited)
+            out.append((run.model, probabilities))
+        return out
+
+    async def on_stop(self) -> None:
+        for executor in self._executors.values():
+            executor.shutdown(wait=False, cancel_futures=True)
