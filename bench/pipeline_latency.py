@@ -29,6 +29,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from devstack.local_stack import LocalStack
 from devstack.supervisor import free_port
+from devstack.topics import run_names
 from devstack.worker import REPO
 from streams.settings import Settings
 
@@ -46,13 +47,7 @@ def train(root: Path) -> Settings:
         mlflow_tracking_uri=uri,
         features_dir=root / "features",
         state_dir=root / "state",
-        livescores_topic=f"bench{run}-livescores",
-        match_requests_topic=f"bench{run}-match-requests",
-        predictions_topic=f"bench{run}-predictions",
-        predictions_dlq_topic=f"bench{run}-dlq",
-        predictions_shadow_topic=f"bench{run}-shadow",
-        consumer_group=f"bench{run}",
-        redis_key_prefix=f"bench{run}:",
+        **run_names(f"bench{run}"),
         web_port=free_port(),
     )
 

@@ -31,7 +31,7 @@ import pandas as pd
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from devstack.supervisor import free_port
-from devstack.topics import delete_topics_named
+from devstack.topics import delete_topics_named, run_names
 from devstack.worker import WorkerProcess, http_get
 from models.data import load_results
 from models.evaluation import HOLDOUT_FROM, HOLDOUT_TO, evaluate
@@ -79,13 +79,7 @@ def prepare(data_dir: Path, root: Path) -> tuple[Settings, pd.DataFrame, float]:
         mlflow_tracking_uri=uri,
         features_dir=root / "features",
         state_dir=root / "state",
-        livescores_topic=f"season{run_id}-livescores",
-        match_requests_topic=f"season{run_id}-match-requests",
-        predictions_topic=f"season{run_id}-predictions",
-        predictions_dlq_topic=f"season{run_id}-dlq",
-        predictions_shadow_topic=f"season{run_id}-shadow",
-        consumer_group=f"season{run_id}",
-        redis_key_prefix=f"season{run_id}:",
+        **run_names(f"season{run_id}"),
         web_port=free_port(),
     )
     return settings, season, batch
@@ -151,13 +145,7 @@ async def replay(
         **settings.model_dump()
         | {
             "stream_feature_updates": updates,
-            "livescores_topic": f"{run}-livescores",
-            "match_requests_topic": f"{run}-match-requests",
-            "predictions_topic": f"{run}-predictions",
-            "predictions_dlq_topic": f"{run}-dlq",
-            "predictions_shadow_topic": f"{run}-shadow",
-            "consumer_group": run,
-            "redis_key_prefix": f"{run}:",
+            **run_names(run),
         }
     )
     await ensure_topics(own)

@@ -19,6 +19,7 @@ from aiokafka import AIOKafkaConsumer
 
 from bench.pipeline_latency import event
 from devstack.supervisor import free_port
+from devstack.topics import run_names
 from schemas import Livescore, ModelRef, Prediction
 from streams.settings import Settings
 
@@ -29,13 +30,7 @@ def fresh_topics(base: Settings, name: str) -> Settings:
     return Settings(
         **{
             **base.model_dump(),
-            "livescores_topic": f"{run}-livescores",
-            "match_requests_topic": f"{run}-match-requests",
-            "predictions_topic": f"{run}-predictions",
-            "predictions_dlq_topic": f"{run}-dlq",
-            "predictions_shadow_topic": f"{run}-shadow",
-            "consumer_group": run,
-            "redis_key_prefix": f"{run}:",
+            **run_names(run),
             "web_port": free_port(),
         }
     )

@@ -20,3 +20,19 @@ async def delete_topics_named(bootstrap: str, part: str) -> int:
         return len(doomed)
     finally:
         await admin.close()
+
+
+def run_names(run: str) -> dict[str, str]:
+    """Settings fields that give one run (a test, a benchmark design, a replay) topics, a
+    consumer group and a Redis prefix of its own. Every per-run topic is named here once,
+    so a new topic cannot be forgotten by one of the callers; the service's internal
+    topics follow from the consumer group."""
+    return {
+        "livescores_topic": f"{run}-livescores",
+        "match_requests_topic": f"{run}-match-requests",
+        "predictions_topic": f"{run}-predictions",
+        "predictions_dlq_topic": f"{run}-predictions-dlq",
+        "predictions_shadow_topic": f"{run}-predictions-shadow",
+        "consumer_group": run,
+        "redis_key_prefix": f"{run}:",
+    }

@@ -19,7 +19,7 @@ import pytest
 
 from devstack.local_stack import LocalStack
 from devstack.probes import kafka_ready, redis_ready
-from devstack.topics import delete_topics_named
+from devstack.topics import delete_topics_named, run_names
 from streams.settings import Settings
 
 
@@ -67,13 +67,7 @@ def own_settings(stack: RunningStack, test_id: str, root: Path, **overrides: Any
     fields: dict[str, Any] = {
         "kafka_bootstrap_servers": stack.bootstrap,
         "redis_url": stack.redis_url,
-        "livescores_topic": f"t{test_id}-livescores",
-        "match_requests_topic": f"t{test_id}-match-requests",
-        "predictions_topic": f"t{test_id}-predictions",
-        "predictions_dlq_topic": f"t{test_id}-predictions-dlq",
-        "predictions_shadow_topic": f"t{test_id}-predictions-shadow",
-        "consumer_group": f"t{test_id}",
-        "redis_key_prefix": f"t{test_id}:",
+        **run_names(f"t{test_id}"),
         "state_dir": root / "state",
         "features_dir": root / "features",
         "mlflow_tracking_uri": f"sqlite:///{root / 'mlflow.db'}",
