@@ -33,6 +33,15 @@ if ((${#missing[@]})); then
   pkill -x redis-server 2>/dev/null || true
 fi
 
+# helm, for the chart test (tests/integration/test_helm_chart.py): built from source with the
+# machine's Go toolchain, never a downloaded binary. It lands in $(go env GOPATH)/bin.
+HELM_VERSION=v3.19.0
+if ! command -v helm >/dev/null 2>&1 && [ ! -x "$(go env GOPATH 2>/dev/null)/bin/helm" ]; then
+  command -v go >/dev/null 2>&1 || { log "helm needs Go to build (go install); install Go first"; exit 1; }
+  log "building helm $HELM_VERSION with go install (takes a few minutes the first time)"
+  go install "helm.sh/helm/v3/cmd/helm@$HELM_VERSION"
+fi
+
 PYTHON=${PYTHON:-python3}
 if [ ! -x .venv/bin/python ]; then
   log "creating .venv with $($PYTHON --version)"
