@@ -1,0 +1,729 @@
+"""The Helm chart (deploy/helm/soccerpredict): lint, render, validate, and what it promises.
+
+Needs the ``helm`` binary, which ``scripts/bootstrap.sh`` builds with ``go install``; a
+missing one fails these tests (it does not skip them). No Kafka, Redis or cluster is
+involved: ``helm template`` renders the manifests offline.
+
+How the rendered manifests are checked:
+
+- **Built-in kinds** (Deployment, Service, Job, Secret, PodDisruptionBudget) go through
+  ``kubernetes-validate`` in strict mode (unknown fields are errors), for the oldest
+  Kubernetes the chart supports (its ``kubeVersion`` floor) and the one this helm was built
+  against. ``kubernetes-validate`` only ships schemas of built-in kinds: for any other kind
+  it raises ``SchemaNotFoundError``, which its command line prints as a warning and passes.
+  Here that error fails the test, so nothing slips through unchecked.
+- **Custom resources** (KEDA's ScaledObject and TriggerAuthentication, keda.sh/v1alpha1;
+  the Prometheus Operator's ServiceMonitor, monitoring.coreos.com/v1) have no schema in
+  ``kubernetes-validate`` and their CRDs are not vendored here. They are checked against
+  ``CRD_SCHEMAS`` below: the part of each published CRD schema that the chart uses (KEDA
+  v2.20 CRDs and its Kafka scaler's parameter list, prometheus-operator v0.84), written
+  strict (any field the chart emits that is not listed is an error, as with ``kubectl
+  --validate=strict``), with ``metadata`` and label selectors resolved against the
+  Kubernetes definitions that ``kubernetes-validate`` ships. A new field in a template
+  needs its line here, checked against the CRD, which is the point.
+
+``helm template`` is given ``--kube-version`` explicitly: a helm built by ``go install``
+lacks the release build's linker flags and would otherwise assume Kubernetes v1.20.
+"""
+
+from __future__ import annotations
+
+import base64
+import importlib.resources
+import json
+import shutil
+import subprocess
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import kubernetes_validate
+import pytest
+import referencing
+import yaml
+
+from streams.settings import Settings
+
+ROOT = Path(__file__).resolve().parents[2]
+CHART = ROOT / "deploy" / "helm" / "soccerpredict"
+PRODUCTION_VALUES = CHART / "values-production.yaml"
+RELEASE = "soccerpredict"
+NAMESPACE = "soccerpredict"
+FULLNAME = "soccerpredict"  # the release name contains the chart name
+
+#: The chart's kubeVersion floor, and the Kubernetes of helm 3.19's client-go.
+KUBE_VERSIONS = ("1.27.0", "1.34.0")
+
+#: The credentials: always from a Secret, never a plain ``value:``.
+SECRET_VARIABLES = frozenset(
+    {
+        "KAFKA_SASL_USERNAME",
+        "KAFKA_SASL_PASSWORD",
+        "REDIS_URL",
+        "MLFLOW_TRACKING_USERNAME",
+        "MLFLOW_TRACKING_PASSWORD",
+        "ADMIN_TOKEN",
+        "MLFLOW_WEBHOOK_SECRET",
+    }
+)
+
+#: Variables the contract's "Additions" fix (and ``streams topics`` needs) that
+#: streams/settings.py may not have yet; with the Settings fields, every name the chart
+#: may set.
+CONTRACT_ADDITIONS = frozenset(
+    {
+        "KAFKA_SECURITY_PROTOCOL",
+        "KAFKA_SASL_MECHANISM",
+        "KAFKA_SASL_USERNAME",
+        "KAFKA_SASL_PASSWORD",
+        "KAFKA_SSL_CAFILE",
+        "KAFKA_SSL_CERTFILE",
+        "KAFKA_SSL_KEYFILE",
+        "KAFKA_SSL_CHECK_HOSTNAME",
+        "KAFKA_STARTUP_TIMEOUT_SECONDS",
+        "REDIS_SSL_CAFILE",
+        "REDIS_SSL_CERTFILE",
+        "REDIS_SSL_KEYFILE",
+        "MLFLOW_TRACKING_USERNAME",
+        "MLFLOW_TRACKING_PASSWORD",
+        "STALL_SECONDS",
+        "STALL_ACTION",
+        "TOPIC_REPLICATION_FACTOR",
+        "OTEL_EXPORTER_OTLP_ENDPOINT",
+    }
+)
+KNOWN_VARIABLES = CONTRACT_ADDITIONS | {name.upper() for name in Settings.model_fields}
+
+#: Every template path: development defaults, the production-like file, and a dev install
+#: with a chart-made Secret, SASL over plain TCP, mutual TLS files and a features init.
+VARIANTS: dict[str, tuple[str, ...]] = {
+    "default": (),
+    "production": ("-f", str(PRODUCTION_VALUES)),
+    "dev-everything": (
+        "--set",
+        "config.KAFKA_SECURITY_PROTOCOL=SASL_SSL,config.KAFKA_SASL_MECHANISM=PLAIN",
+        "--set",
+        "secrets.values.KAFKA_SASL_USERNAME=dev,secrets.values.KAFKA_SASL_PASSWORD=dev-pw",
+        "--set",
+        "secrets.values.REDIS_URL=redis://redis:6379/0",
+        "--set",
+        "tls.existingSecret=dev-tls,tls.kafka.caFile=ca.crt,tls.kafka.certFile=tls.crt,"
+        "tls.kafka.keyFile=tls.key",
+        "--set",
+        "features.init.enabled=true,features.init.image=busybox:1.36",
+        "--set-json",
+        'features.init.command=["sh","-c","cp /seed/* $FEATURES_DIR/"]',
+        "--set",
+        "autoscaling.enabled=true,serviceMonitor.enabled=true",
+    ),
+}
+
+BUILT_IN_KINDS = frozenset({"Deployment", "Service", "Job", "Secret", "PodDisruptionBudget"})
+
+K8S_DEFS = "https://kubernetes.io/api/_definitions.json#/$defs/"
+OBJECT_META = {"$ref": K8S_DEFS + "io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"}
+LABEL_SELECTOR = {"$ref": K8S_DEFS + "io.k8s.apimachinery.pkg.apis.meta.v1.LabelSelector"}
+STRING = {"type": "string"}
+DURATION = {  # prometheus-operator's Duration pattern
+    "type": "string",
+    "pattern": "^(0|"
+    + "".join(rf"(([0-9]+){unit})?" for unit in ("y", "w", "d", "h", "m", "s", "ms"))
+    + ")$",
+}
+#: The Kafka scaler's trigger-metadata parameters (KEDA v2.20 pkg/scalers/kafka_scaler.go).
+KAFKA_TRIGGER_METADATA = {
+    "type": "object",
+    "required": ["bootstrapServers", "consumerGroup"],
+    "additionalProperties": False,
+    "properties": {
+        **{
+            name: STRING
+            for name in (
+                "bootstrapServers",
+                "consumerGroup",
+                "topic",
+                "partitionLimitation",
+                "version",
+                "saslTokenProvider",
+                "awsRegion",
+            )
+        },
+        **{
+            name: {"type": "string", "pattern": r"^[0-9]+$"}
+            for name in ("lagThreshold", "activationLagThreshold")
+        },
+        **{
+            name: {"enum": ["true", "false"]}
+            for name in (
+                "allowIdleConsumers",
+                "excludePersistentLag",
+                "scaleToZeroOnInvalidOffset",
+                "limitToPartitionsWithLag",
+                "ensureEvenDistributionOfPartitions",
+                "unsafeSsl",
+            )
+        },
+        "offsetResetPolicy": {"enum": ["latest", "earliest"]},
+        "tls": {"enum": ["enable", "disable"]},
+        "sasl": {"enum": ["none", "plaintext", "scram_sha256", "scram_sha512", "oauthbearer"]},
+    },
+}
+
+
+def _custom_resource(api_version: str, kind: str, spec: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": f"https://soccerpredict.test/crd/{kind.lower()}",
+        "type": "object",
+        "required": ["apiVersion", "kind", "metadata", "spec"],
+        "additionalProperties": False,
+        "properties": {
+            "apiVersion": {"const": api_version},
+            "kind": {"const": kind},
+            "metadata": OBJECT_META,
+            "spec": spec,
+        },
+    }
+
+
+CRD_SCHEMAS: dict[str, dict[str, Any]] = {
+    "ScaledObject": _custom_resource(
+        "keda.sh/v1alpha1",
+        "ScaledObject",
+        {
+            "type": "object",
+            "required": ["scaleTargetRef", "triggers"],
+            "additionalProperties": False,
+            "properties": {
+                "scaleTargetRef": {
+                    "type": "object",
+                    "required": ["name"],
+                    "additionalProperties": False,
+                    "properties": {"apiVersion": STRING, "kind": STRING, "name": STRING},
+                },
+                "minReplicaCount": {"type": "integer", "minimum": 0},
+                "maxReplicaCount": {"type": "integer", "minimum": 1},
+                "pollingInterval": {"type": "integer", "minimum": 1},
+                "cooldownPeriod": {"type": "integer", "minimum": 0},
+                "triggers": {
+                    "type": "array",
+                    "minItems": 1,
+                    "items": {
+                        "type": "object",
+                        "required": ["type", "metadata"],
+                        "additionalProperties": False,
+                        "properties": {
+                            "type": {"const": "kafka"},
+                            "name": STRING,
+                            # The CRD: a map of strings; the scaler: which keys.
+                            "metadata": KAFKA_TRIGGER_METADATA,
+                            "authenticationRef": {
+                                "type": "object",
+                                "required": ["name"],
+                                "additionalProperties": False,
+                                "properties": {
+                                    "name": STRING,
+                                    "kind": {
+                                        "enum": [
+                                            "TriggerAuthentication",
+                                            "ClusterTriggerAuthentication",
+                                        ]
+                                    },
+                                },
+                            },
+                        },
+                    },
+                },
+            },
+        },
+    ),
+    "TriggerAuthentication": _custom_resource(
+        "keda.sh/v1alpha1",
+        "TriggerAuthentication",
+        {
+            "type": "object",
+            "required": ["secretTargetRef"],
+            "additionalProperties": False,
+            "properties": {
+                "secretTargetRef": {
+                    "type": "array",
+                    "minItems": 1,
+                    "items": {
+                        "type": "object",
+                        "required": ["parameter", "name", "key"],
+                        "additionalProperties": False,
+                        "properties": {
+                            # The Kafka scaler's authParams.
+                            "parameter": {
+                                "enum": ["username", "password", "ca", "cert", "key", "keyPassword"]
+                            },
+                            "name": {"type": "string", "minLength": 1},
+                            "key": {"type": "string", "minLength": 1},
+                        },
+                    },
+                }
+            },
+        },
+    ),
+    "ServiceMonitor": _custom_resource(
+        "monitoring.coreos.com/v1",
+        "ServiceMonitor",
+        {
+            "type": "object",
+            "required": ["endpoints", "selector"],
+            "additionalProperties": False,
+            "properties": {
+                "selector": LABEL_SELECTOR,
+                "namespaceSelector": {
+                    "type": "object",
+                    "additionalProperties": False,
+                    "properties": {
+                        "any": {"type": "boolean"},
+                        "matchNames": {"type": "array", "items": STRING},
+                    },
+                },
+                "endpoints": {
+                    "type": "array",
+                    "minItems": 1,
+                    "items": {
+                        "type": "object",
+                        "additionalProperties": False,
+                        "properties": {
+                            "port": STRING,
+                            "path": STRING,
+                            "interval": DURATION,
+                            "scrapeTimeout": DURATION,
+                            "scheme": {"enum": ["http", "https", "HTTP", "HTTPS"]},
+                        },
+                    },
+                },
+            },
+        },
+    ),
+}
+
+
+@cache
+def helm_binary() -> str:
+    path = shutil.which("helm")
+    if path is None and shutil.which("go"):
+        # bootstrap's `go install` puts it here, which may not be on PATH.
+        gopath = subprocess.run(
+            ["go", "env", "GOPATH"], capture_output=True, text=True, timeout=30, check=False
+        ).stdout.strip()
+        candidate = Path(gopath or Path.home() / "go") / "bin" / "helm"
+        path = str(candidate) if candidate.is_file() else None
+    if path is None:
+        pytest.fail(
+            "helm is not installed: scripts/bootstrap.sh builds it with "
+            "`go install helm.sh/helm/v3/cmd/helm@...` (a few minutes the first time)"
+        )
+    return path
+
+
+def run_helm(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [helm_binary(), *args], capture_output=True, text=True, timeout=60, check=False
+    )
+
+
+@cache
+def render_text(*args: str, kube_version: str = KUBE_VERSIONS[-1]) -> str:
+    result = run_helm(
+        "template",
+        RELEASE,
+        str(CHART),
+        "--namespace",
+        NAMESPACE,
+        "--kube-version",
+        kube_version,
+        *args,
+    )
+    assert result.returncode == 0, f"helm template {' '.join(args)} failed:\n{result.stderr}"
+    return result.stdout
+
+
+def render(*args: str, kube_version: str = KUBE_VERSIONS[-1]) -> list[dict[str, Any]]:
+    text = render_text(*args, kube_version=kube_version)
+    return [doc for doc in yaml.safe_load_all(text) if doc]
+
+
+def render_error(*args: str) -> str:
+    result = run_helm("template", RELEASE, str(CHART), "--kube-version", KUBE_VERSIONS[-1], *args)
+    assert result.returncode != 0, f"helm template {' '.join(args)} should have failed"
+    return result.stderr
+
+
+def one(manifests: list[dict[str, Any]], kind: str) -> dict[str, Any]:
+    found = [m for m in manifests if m["kind"] == kind]
+    assert len(found) == 1, f"expected one {kind}, got {len(found)}"
+    return found[0]
+
+
+def kinds(manifests: list[dict[str, Any]]) -> set[str]:
+    return {m["kind"] for m in manifests}
+
+
+def containers(manifest: dict[str, Any]) -> list[dict[str, Any]]:
+    spec = manifest["spec"]["template"]["spec"]
+    return [*spec.get("initContainers", []), *spec["containers"]]
+
+
+def env_of(container: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {entry["name"]: entry for entry in container.get("env", [])}
+
+
+def worker(manifests: list[dict[str, Any]]) -> dict[str, Any]:
+    deployment = one(manifests, "Deployment")
+    (container,) = [c for c in deployment["spec"]["template"]["spec"]["containers"]]
+    return container
+
+
+def k8s_definitions(kube_version: str) -> referencing.Resource:
+    folder = importlib.resources.files("kubernetes_validate") / "kubernetes-json-schema"
+    path = folder / f"v{kube_version}-local-strict" / "_definitions.json"
+    return referencing.Resource.from_contents(json.loads(path.read_text()))
+
+
+def validate_custom_resource(manifest: dict[str, Any], kube_version: str) -> None:
+    schema = CRD_SCHEMAS[manifest["kind"]]
+    registry = referencing.Registry().with_resources(
+        [
+            ("https://kubernetes.io/api/_definitions.json", k8s_definitions(kube_version)),
+            (schema["$id"], referencing.Resource.from_contents(schema)),
+        ]
+    )
+    jsonschema.Draft202012Validator(schema, registry=registry).validate(manifest)
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_helm_lint_passes_strict(variant: str) -> None:
+    result = run_helm(
+        "lint", "--strict", "--kube-version", KUBE_VERSIONS[0], str(CHART), *VARIANTS[variant]
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("kube_version", KUBE_VERSIONS)
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_every_rendered_manifest_validates(variant: str, kube_version: str) -> None:
+    manifests = render(*VARIANTS[variant], kube_version=kube_version)
+    assert manifests
+    for manifest in manifests:
+        kind, name = manifest["kind"], manifest["metadata"]["name"]
+        if kind in CRD_SCHEMAS:
+            validate_custom_resource(manifest, kube_version)
+            continue
+        assert kind in BUILT_IN_KINDS, f"{kind}/{name}: a kind this test does not know"
+        try:
+            kubernetes_validate.validate(manifest, kube_version, strict=True)
+        except kubernetes_validate.SchemaNotFoundError as exc:
+            pytest.fail(f"{kind}/{name}: no schema, so not validated: {exc.message}")
+        except kubernetes_validate.ValidationError as exc:
+            path = ".".join(str(part) for part in exc.path)
+            pytest.fail(f"{kind}/{name} against {kube_version}: {path}: {exc.message}")
+
+
+def test_defaults_render_the_worker_without_the_optional_parts() -> None:
+    manifests = render()
+    assert kinds(manifests) == {"Deployment", "Service", "PodDisruptionBudget", "Job"}
+    assert one(manifests, "Deployment")["spec"]["replicas"] == 1
+
+
+def test_production_renders_every_part() -> None:
+    manifests = render(*VARIANTS["production"])
+    assert kinds(manifests) == {
+        "Deployment",
+        "Service",
+        "PodDisruptionBudget",
+        "Job",
+        "ScaledObject",
+        "TriggerAuthentication",
+        "ServiceMonitor",
+    }
+    env = env_of(worker(manifests))
+    assert env["TOPIC_PARTITIONS"]["value"] == "12"
+    assert env["TOPIC_REPLICATION_FACTOR"]["value"] == "3"
+    assert env["KAFKA_SECURITY_PROTOCOL"]["value"] == "SASL_SSL"
+    assert env["KAFKA_SASL_MECHANISM"]["value"] == "SCRAM-SHA-512"
+
+
+def test_keda_max_replicas_is_capped_at_the_partition_count() -> None:
+    manifests = render(
+        *VARIANTS["production"],
+        "--set",
+        "config.TOPIC_PARTITIONS=6,autoscaling.maxReplicas=50,autoscaling.minReplicas=9",
+    )
+    scaled = one(manifests, "ScaledObject")["spec"]
+    assert scaled["maxReplicaCount"] == 6
+    assert scaled["minReplicaCount"] == 6
+    # Below the partition count, the user's maximum stands.
+    fewer = render(*VARIANTS["production"], "--set", "autoscaling.maxReplicas=5")
+    assert one(fewer, "ScaledObject")["spec"]["maxReplicaCount"] == 5
+
+
+def test_fixed_replicas_are_capped_at_the_partition_count() -> None:
+    manifests = render("--set", "config.TOPIC_PARTITIONS=3,replicaCount=8")
+    assert one(manifests, "Deployment")["spec"]["replicas"] == 3
+
+
+def test_keda_owns_the_replica_count() -> None:
+    for variant in ("production", "dev-everything"):
+        deployment = one(render(*VARIANTS[variant]), "Deployment")
+        assert "replicas" not in deployment["spec"], variant
+
+
+def test_keda_scales_on_the_lag_of_both_input_topics() -> None:
+    manifests = render(*VARIANTS["production"])
+    scaled = one(manifests, "ScaledObject")["spec"]
+    assert scaled["scaleTargetRef"] == {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "name": one(manifests, "Deployment")["metadata"]["name"],
+    }
+    env = env_of(worker(manifests))
+    triggers = scaled["triggers"]
+    assert sorted(t["metadata"]["topic"] for t in triggers) == ["livescores", "match-requests"]
+    for trigger in triggers:
+        metadata = trigger["metadata"]
+        assert trigger["type"] == "kafka"
+        assert metadata["consumerGroup"] == env["CONSUMER_GROUP"]["value"]
+        assert metadata["bootstrapServers"] == env["KAFKA_BOOTSTRAP_SERVERS"]["value"]
+        assert metadata["lagThreshold"] == "2000"
+        assert metadata["sasl"] == "scram_sha512"
+        assert metadata["tls"] == "enable"
+        assert trigger["authenticationRef"]["name"] == f"{FULLNAME}-kafka"
+
+    auth = one(manifests, "TriggerAuthentication")
+    assert auth["metadata"]["name"] == f"{FULLNAME}-kafka"
+    refs = {ref["parameter"]: (ref["name"], ref["key"]) for ref in auth["spec"]["secretTargetRef"]}
+    assert refs == {
+        "username": ("soccerpredict-credentials", "KAFKA_SASL_USERNAME"),
+        "password": ("soccerpredict-credentials", "KAFKA_SASL_PASSWORD"),
+        "ca": ("soccerpredict-tls", "kafka-ca.crt"),
+    }
+
+
+def test_keda_on_plain_kafka_needs_no_trigger_authentication() -> None:
+    manifests = render("--set", "autoscaling.enabled=true")
+    assert "TriggerAuthentication" not in kinds(manifests)
+    for trigger in one(manifests, "ScaledObject")["spec"]["triggers"]:
+        assert "authenticationRef" not in trigger
+        assert trigger["metadata"]["tls"] == "disable"
+        assert "sasl" not in trigger["metadata"]
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_probes_use_health_and_ready(variant: str) -> None:
+    container = worker(render(*VARIANTS[variant]))
+    port_names = {port["name"] for port in container["ports"]}
+    assert container["livenessProbe"]["httpGet"]["path"] == "/health"
+    assert container["readinessProbe"]["httpGet"]["path"] == "/ready"
+    startup = container["startupProbe"]
+    assert startup["httpGet"]["path"] == "/health"
+    # Loading the model and rebuilding the tables takes a while: give it minutes.
+    assert startup["periodSeconds"] * startup["failureThreshold"] >= 120
+    for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
+        assert container[probe]["httpGet"]["port"] in port_names
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_credentials_come_only_from_secrets(variant: str) -> None:
+    manifests = render(*VARIANTS[variant])
+    for manifest in manifests:
+        if manifest["kind"] not in {"Deployment", "Job"}:
+            continue
+        for container in containers(manifest):
+            for name, entry in env_of(container).items():
+                if name in SECRET_VARIABLES:
+                    assert "value" not in entry, f"{manifest['kind']} {name} is inlined"
+                    assert "secretKeyRef" in entry["valueFrom"]
+
+
+def test_chart_made_secret_keeps_the_values_out_of_the_pod_specs() -> None:
+    canary = "canary-password-8d1f"
+    args = ("--set", f"secrets.values.KAFKA_SASL_PASSWORD={canary}")
+    text = render_text(*args)
+    assert canary not in text
+    secret = one(render(*args), "Secret")
+    assert base64.b64decode(secret["data"]["KAFKA_SASL_PASSWORD"]).decode() == canary
+    # It must exist before the topics job, which is a pre-install hook too.
+    annotations = secret["metadata"]["annotations"]
+    job = one(render(*args), "Job")["metadata"]["annotations"]
+    assert annotations["helm.sh/hook"] == job["helm.sh/hook"] == "pre-install,pre-upgrade"
+    assert int(annotations["helm.sh/hook-weight"]) < int(job["helm.sh/hook-weight"])
+    env = env_of(worker(render(*args)))
+    assert (
+        env["KAFKA_SASL_PASSWORD"]["valueFrom"]["secretKeyRef"]["name"]
+        == secret["metadata"]["name"]
+    )
+
+
+def test_existing_secret_is_referenced_not_made() -> None:
+    manifests = render(*VARIANTS["production"])
+    assert "Secret" not in kinds(manifests)
+    env = env_of(worker(manifests))
+    for name in SECRET_VARIABLES:
+        ref = env[name]["valueFrom"]["secretKeyRef"]
+        assert (ref["name"], ref["key"]) == ("soccerpredict-credentials", name)
+    # With SASL on, the worker cannot start without these: a missing key fails the pod.
+    assert env["KAFKA_SASL_PASSWORD"]["valueFrom"]["secretKeyRef"]["optional"] is False
+    assert env["ADMIN_TOKEN"]["valueFrom"]["secretKeyRef"]["optional"] is True
+
+
+def test_tls_files_are_mounted_and_pointed_at() -> None:
+    manifests = render(*VARIANTS["production"])
+    container = worker(manifests)
+    env = env_of(container)
+    assert env["KAFKA_SSL_CAFILE"]["value"] == "/etc/soccerpredict/tls/kafka-ca.crt"
+    assert env["REDIS_SSL_CAFILE"]["value"] == "/etc/soccerpredict/tls/redis-ca.crt"
+    mounts = {m["name"]: m for m in container["volumeMounts"]}
+    assert mounts["tls"]["mountPath"] == "/etc/soccerpredict/tls"
+    assert mounts["tls"]["readOnly"] is True
+    volumes = {
+        v["name"]: v for v in one(manifests, "Deployment")["spec"]["template"]["spec"]["volumes"]
+    }
+    assert volumes["tls"]["secret"]["secretName"] == "soccerpredict-tls"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("--set", "config.REDIS_URL=redis://u:p@r:6379/0"), "config.REDIS_URL is a credential"),
+        (("--set", "config.ADMIN_TOKEN=t"), "config.ADMIN_TOKEN is a credential"),
+        (("--set", "config.KAFKA_SSL_CAFILE=/x"), "config.KAFKA_SSL_CAFILE is set by the chart"),
+        (
+            ("--set", "secrets.existingSecret=s,secrets.values.ADMIN_TOKEN=t"),
+            "not both",
+        ),
+        (("--set", "secrets.values.PASSWORD=x"), "not a credential the service reads"),
+        (("--set", "tls.kafka.caFile=ca.crt"), "need tls.existingSecret"),
+        (("--set", "config.KAFKA_SECURITY_PROTOCOL=TLS"), "must be PLAINTEXT, SSL"),
+        (
+            ("-f", str(PRODUCTION_VALUES), "--set", "config.KAFKA_SASL_MECHANISM=GSSAPI"),
+            "KAFKA_SASL_MECHANISM must be",
+        ),
+        (("--set", "config.TOPIC_PARTITIONS=0"), "TOPIC_PARTITIONS must be at least 1"),
+        (("--set", "autoscaling.enabled=true,autoscaling.minReplicas=0"), "minReplicas"),
+        (("--set", "features.init.enabled=true"), "features.init.image is required"),
+    ],
+)
+def test_bad_values_are_refused_with_a_reason(args: tuple[str, ...], message: str) -> None:
+    assert message in render_error(*args)
+
+
+@pytest.mark.parametrize("variant", ["default", "production"])
+def test_topics_hook_job_runs_streams_topics_with_the_worker_settings(variant: str) -> None:
+    manifests = render(*VARIANTS[variant])
+    job = one(manifests, "Job")
+    annotations = job["metadata"]["annotations"]
+    assert annotations["helm.sh/hook"] == "pre-install,pre-upgrade"
+    assert "before-hook-creation" in annotations["helm.sh/hook-delete-policy"]
+    (container,) = job["spec"]["template"]["spec"]["containers"]
+    assert container["command"] == ["python", "-m", "streams", "topics"]
+    assert container["image"] == worker(manifests)["image"]
+    assert container["env"] == worker(manifests)["env"]
+    assert job["spec"]["template"]["spec"]["restartPolicy"] in {"Never", "OnFailure"}
+
+
+def test_topics_job_can_be_turned_off() -> None:
+    assert "Job" not in kinds(render("--set", "topicsJob.enabled=false"))
+
+
+def test_every_variable_the_chart_sets_is_a_setting() -> None:
+    for variant in VARIANTS:
+        names = set(env_of(worker(render(*VARIANTS[variant]))))
+        assert names <= KNOWN_VARIABLES, f"{variant}: unknown {sorted(names - KNOWN_VARIABLES)}"
+
+
+def test_empty_config_values_leave_the_variable_unset() -> None:
+    env = env_of(worker(render()))
+    assert "KAFKA_SASL_MECHANISM" not in env
+    assert "OTEL_EXPORTER_OTLP_ENDPOINT" not in env
+    assert env["WEB_HOST"]["value"] == "0.0.0.0"
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_pods_run_locked_down(variant: str) -> None:
+    manifests = render(*VARIANTS[variant])
+    for manifest in manifests:
+        if manifest["kind"] not in {"Deployment", "Job"}:
+            continue
+        pod = manifest["spec"]["template"]["spec"]
+        assert pod["automountServiceAccountToken"] is False
+        assert pod["securityContext"]["runAsNonRoot"] is True
+        volumes = {v["name"]: v for v in pod["volumes"]}
+        for container in containers(manifest):
+            context = container["securityContext"]
+            assert context["runAsNonRoot"] is True
+            assert context["runAsUser"] == 10001
+            assert context["readOnlyRootFilesystem"] is True
+            assert context["allowPrivilegeEscalation"] is False
+            assert context["capabilities"]["drop"] == ["ALL"]
+            mounts = {m["mountPath"]: m["name"] for m in container["volumeMounts"]}
+            assert "emptyDir" in volumes[mounts["/tmp"]]
+        main = pod["containers"][0]
+        mounts = {m["mountPath"]: m["name"] for m in main["volumeMounts"]}
+        assert "emptyDir" in volumes[mounts["/state"]]
+        assert env_of(main)["STATE_DIR"]["value"] == "/state"
+
+
+def test_deployment_restarts_a_worker_that_exits() -> None:
+    pod = one(render(), "Deployment")["spec"]["template"]["spec"]
+    assert pod["restartPolicy"] == "Always"
+
+
+def test_features_from_an_existing_claim() -> None:
+    manifests = render(*VARIANTS["production"])
+    pod = one(manifests, "Deployment")["spec"]["template"]["spec"]
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    assert volumes["features"]["persistentVolumeClaim"] == {
+        "claimName": "soccerpredict-features",
+        "readOnly": True,
+    }
+    assert "initContainers" not in pod
+    assert env_of(worker(manifests))["FEATURES_DIR"]["value"] == "/features"
+
+
+def test_features_filled_by_an_init_container() -> None:
+    pod = one(render(*VARIANTS["dev-everything"]), "Deployment")["spec"]["template"]["spec"]
+    (init,) = pod["initContainers"]
+    assert init["image"] == "busybox:1.36"
+    assert init["command"] == ["sh", "-c", "cp /seed/* $FEATURES_DIR/"]
+    assert env_of(init)["FEATURES_DIR"]["value"] == "/features"
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    assert "emptyDir" in volumes["features"]
+    mounts = {m["name"]: m["mountPath"] for m in init["volumeMounts"]}
+    assert mounts["features"] == "/features"
+
+
+def test_service_monitor_scrapes_metrics_on_the_web_port() -> None:
+    assert "ServiceMonitor" not in kinds(render())
+    manifests = render(*VARIANTS["production"])
+    monitor = one(manifests, "ServiceMonitor")
+    service = one(manifests, "Service")
+    (endpoint,) = monitor["spec"]["endpoints"]
+    assert endpoint["path"] == "/metrics"
+    assert endpoint["port"] in {port["name"] for port in service["spec"]["ports"]}
+    assert (
+        monitor["spec"]["selector"]["matchLabels"].items() <= service["metadata"]["labels"].items()
+    )
+    assert monitor["metadata"]["labels"]["release"] == "kube-prometheus-stack"
+
+
+def test_service_and_budget_select_the_worker_pods() -> None:
+    manifests = render(*VARIANTS["production"])
+    pod_labels = one(manifests, "Deployment")["spec"]["template"]["metadata"]["labels"]
+    assert one(manifests, "Service")["spec"]["selector"].items() <= pod_labels.items()
+    budget = one(manifests, "PodDisruptionBudget")["spec"]
+    assert budget["maxUnavailable"] == 1
+    assert budget["selector"]["matchLabels"].items() <= pod_labels.items()
+    port = worker(manifests)["ports"][0]
+    assert (port["name"], port["containerPort"]) == ("http", 6066)
+
+
+def test_production_resources_are_set() -> None:
+    resources = worker(render(*VARIANTS["production"]))["resources"]
+    assert resources["requests"]["cpu"] and resources["requests"]["memory"]
+    assert resources["limits"]["memory"]
