@@ -10,8 +10,8 @@ from models.data import MatchData
 from models.ids import match_id
 from models.synthetic import generate_matches
 from models.timeline import Goal, match_timeline
-from schemas import Livescore
-from streams.cli.match_feed import ReplayMatch, schedule, select_matches
+from schemas import Livescore, MatchRequest
+from streams.cli.match_feed import ReplayMatch, request_schedule, schedule, select_matches
 
 START = dt.datetime(2026, 6, 11, 18, tzinfo=dt.UTC)
 
@@ -116,3 +116,58 @@ def test_select_filters_by_tournament_and_date(data: MatchData) -> None:
     assert len(first) == 3 and all(m.date >= since for m in first)
     assert first[0].date == min(m.date for m in select_matches(data, since=since))
     assert select_matches(data, tournament="no such cup") == []
+
+
+def test_a_kickoff_minute_overrides_the_stagger() -> None:
+    spain = SPAIN.model_copy(update={"kickoff_minute": 100.0})
+    germany = GERMANY.model_copy(update={"kickoff_minute": 100.0})
+    events = schedule([spain, germany], speed=50, start=START, stagger_minutes=15)
+    kickoffs = {e.event.match_id: e.delay for e in events if e.event.seq == 0}
+    assert kickoffs == {SPAIN.match_id: 2.0, GERMANY.match_id: 2.0}  # together, not staggered
+
+
+def test_end_minute_puts_the_final_whistle_after_extra_time() -> None:
+    level = SPAIN.model_copy(update={"end_minute": 120})
+    (*_, last) = schedule([level], speed=60, start=START)
+    assert (last.event.status, last.event.minute, last.event.home_goals) == ("finished", 120, 0)
+    late = match("Spain", "Croatia", (1, 0), (Goal(side="home", minute=118),))
+    late = late.model_copy(update={"end_minute": 120})
+    states = [(e.event.minute, e.event.status) for e in schedule([late], speed=60, start=START)]
+    assert states[-2:] == [(118, "live"), (120, "finished")]
+    (*_, plain) = schedule([SPAIN], speed=60, start=START)
+    assert plain.event.minute == 90
+
+
+def test_select_filters_by_year(data: MatchData) -> None:
+    chosen = select_matches(data, year=2000)
+    assert chosen and all(m.date.year == 2000 for m in chosen)
+    assert len(chosen) == int((data.results["date"].dt.year == 2000).sum())
+
+
+def test_requests_come_before_each_kickoff_and_name_the_fixture() -> None:
+    later = GERMANY.model_copy(update={"kickoff_minute": 60.0})
+    requests = request_schedule(
+        [SPAIN, later], speed=30, lead_minutes=10, request_prefix="demo-1", stagger_minutes=15
+    )
+    assert [(r.request.match_id, r.delay) for r in requests] == [
+        (SPAIN.match_id, 0.0),  # kicks off at 0: the request goes at the start
+        (GERMANY.match_id, pytest.approx(50 / 30)),
+    ]
+    sent = MatchRequest.model_validate_json(requests[1].value)
+    assert sent == requests[1].request
+    assert sent.request_id == f"demo-1:{GERMANY.match_id}"
+    assert (sent.home_team, sent.away_team, sent.date, sent.neutral, sent.tournament) == (
+        "Germany",
+        "Scotland",
+        dt.date(2024, 6, 14),
+        True,
+        "UEFA Euro",
+    )
+    assert requests[1].key == GERMANY.match_id.encode()
+
+
+def test_bad_request_schedules_are_refused() -> None:
+    with pytest.raises(ValueError, match="lead"):
+        request_schedule([GERMANY], speed=1, lead_minutes=-1, request_prefix="x")
+    with pytest.raises(ValueError, match="speed"):
+        request_schedule([GERMANY], speed=0, lead_minutes=1, request_prefix="x")
