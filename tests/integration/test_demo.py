@@ -1,4 +1,5 @@
-"""``python -m streams demo`` end to end: it trains, serves, replays, prints, stops on Ctrl-C."""
+"""``python -m streams demo`` end to end: it trains, serves, plays a tournament with a
+pre-match request before each kick-off, prints, stops on Ctrl-C."""
 
 from __future__ import annotations
 
@@ -18,13 +19,15 @@ from streams.settings import Settings
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]
 PREDICTION = re.compile(r"^\S+\s+(\d+' (live|halftime|finished))\s+\d+-\d+\s+H\s+[\d.]+%.* v1$")
+PRE_MATCH = re.compile(r"^\S+\s+pre-match\s+0-0\s+H\s+[\d.]+%.* v1$")
+MATCHES = 6  # the first slot's four simultaneous kick-offs and two of the next
 
 
 def test_demo_runs_and_stops_cleanly_on_ctrl_c(isolated_settings: Settings) -> None:
     # A registry with no champion yet (the test's own SQLite file): the demo must train one.
     settings = Settings(**{**isolated_settings.model_dump(), "web_port": free_port()})
     proc = subprocess.Popen(
-        [sys.executable, "-m", "streams", "demo", "--matches", "3", "--speed", "600"],
+        [sys.executable, "-m", "streams", "demo", "--matches", str(MATCHES), "--speed", "600"],
         cwd=REPO,
         env={**os.environ, **settings_env(settings), "PYTHONUNBUFFERED": "1"},
         stdout=subprocess.PIPE,
@@ -50,6 +53,7 @@ def test_demo_runs_and_stops_cleanly_on_ctrl_c(isolated_settings: Settings) -> N
         assert done.wait(180), "demo never finished its replay:\n" + "\n".join(lines)
         url = f"http://127.0.0.1:{settings.web_port}/"
         assert any(url in line for line in lines), "the status page address is printed"
+        assert any(f"{url}matches" in line for line in lines), "the match pages address too"
         status, body = http_get(url)
         assert status == 200 and b"SoccerPredict Stream" in body, "the worker serves the page"
 
@@ -72,8 +76,13 @@ def test_demo_runs_and_stops_cleanly_on_ctrl_c(isolated_settings: Settings) -> N
     assert "Traceback" not in output
     assert "model: none yet; training" in output
     predictions = [line for line in lines if PREDICTION.match(line)]
-    assert len(predictions) >= 3 * 4, output  # at least kick-off, half- and full time, per match
-    assert sum("finished" in line for line in predictions) == 3
+    # At least kick-off, half- and full time per match, and one pre-match answer each.
+    assert len(predictions) >= MATCHES * 3, output
+    assert sum("finished" in line for line in predictions) == MATCHES
+    pre_match = [line for line in lines if PRE_MATCH.match(line)]
+    assert len(pre_match) == MATCHES, output
+    assert {line.split()[0] for line in pre_match} == {line.split()[0] for line in predictions}
+    assert "Group A: United States" in output, "the draw is shown before the first kick-off"
     assert "python -m streams stack down" in output.splitlines()[-1]
     # The worker is gone with the demo: nothing answers on its port any more.
     deadline = time.monotonic() + 10
@@ -85,3 +94,26 @@ def test_demo_runs_and_stops_cleanly_on_ctrl_c(isolated_settings: Settings) -> N
         time.sleep(0.5)
     else:
         raise AssertionError("the worker still serves after the demo stopped")
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (["--year", "2022"], "give --data"),
+        (["--data", "/no/such/folder"], "no such file or directory"),
+        (["--seed", "0"], "expected a positive integer"),
+    ],
+)
+def test_a_bad_demo_argument_is_one_error_line(arguments: list[str], message: str) -> None:
+    # Refused before anything starts: no stack, no training, no worker.
+    done = subprocess.run(
+        [sys.executable, "-m", "streams", "demo", *arguments],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2
+    assert done.stdout == ""
+    assert done.stderr.startswith("error: ") and message in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1, done.stderr
