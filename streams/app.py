@@ -120,6 +120,7 @@ def create_app(settings: Settings) -> WorkerHandle:
         else None
     )
     board = ScoreBoard()
+    scores = scores_reader(settings.kafka_bootstrap_servers, settings.scores_topic, board)
     promoter = Promoter(
         board=board,
         models=models,
@@ -129,6 +130,7 @@ def create_app(settings: Settings) -> WorkerHandle:
         auto=settings.auto_promote,
         min_matches=settings.promote_min_matches,
         interval=settings.promote_check_seconds,
+        decides=lambda: app.is_leader() and scores.caught_up.is_set(),
     )
     metrics.registry.register(
         ScoreCollector(
@@ -148,7 +150,7 @@ def create_app(settings: Settings) -> WorkerHandle:
         ratings=ratings,
         results=results,
         board=board,
-        scores=scores_reader(settings.kafka_bootstrap_servers, settings.scores_topic, board),
+        scores=scores,
         promoter=promoter,
         latest=latest,
         kafka=kafka,

@@ -235,6 +235,11 @@ class Metrics:
             ["how"],
             registry=r,
         )
+        self.evaluation_publish_errors = Counter(
+            "soccer_evaluation_publish_errors_total",
+            "Batches whose shadow predictions or scores the broker refused for good.",
+            registry=r,
+        )
 
     def exposition(self) -> bytes:
         """The Prometheus text format of every metric."""

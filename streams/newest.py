@@ -14,6 +14,11 @@ K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
 
 
+def seq_rank(seq: int | None) -> int:
+    """The rank of a prediction of the state ``seq``: -1 before kick-off (no state yet)."""
+    return -1 if seq is None else seq
+
+
 def outranks(rank: int, held: int | None) -> bool:
     """Whether a value of ``rank`` replaces a held one of rank ``held`` (None: nothing held)."""
     return held is None or rank >= held

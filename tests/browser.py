@@ -95,11 +95,13 @@ class Page:
                 if event.get("method") == method:
                     return event
 
+    async def evaluate(self, expression: str) -> Any:
+        """The value of a JavaScript expression in the page."""
+        result = await self.send("Runtime.evaluate", expression=expression, returnByValue=True)
+        return result["result"].get("value")
+
     async def text(self) -> str:
-        result = await self.send(
-            "Runtime.evaluate", expression="document.body.innerText", returnByValue=True
-        )
-        return str(result["result"].get("value", ""))
+        return str(await self.evaluate("document.body.innerText") or "")
 
     async def wait_for_text(self, *needles: str, timeout: float = 20.0) -> str:
         """The page's visible text once it contains every needle (polls the live DOM)."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
+from collections.abc import Callable
 from typing import Literal
 
 import structlog
@@ -53,7 +54,10 @@ class Promoter(PollingService):
         auto: bool,
         min_matches: int,
         interval: float,
+        decides: Callable[[], bool],
     ) -> None:
+        """``decides()`` is true on the one worker that may promote automatically now (the
+        group leader, with the whole scores topic read)."""
         super().__init__(interval)
         self.board = board
         self.models = models
@@ -62,6 +66,7 @@ class Promoter(PollingService):
         self.metrics = metrics
         self.auto = auto
         self.min_matches = min_matches
+        self.decides = decides
 
     def beats(self, evidence: PairedDifference | None) -> bool:
         """Enough shared matches, and the interval of champion minus challenger above 0."""
@@ -69,7 +74,7 @@ class Promoter(PollingService):
 
     async def poll(self) -> None:
         champion = self.models.current
-        if not self.auto or champion is None:
+        if not self.auto or champion is None or not self.decides():
             return
         for challenger in list(self.models.challengers.values()):
             evidence = self.board.compare(champion.ref.version, challenger.ref.version)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -52,6 +53,8 @@ class Batch:
     trigger: Trigger
     started: float
     memories: dict[str, MatchMemory]
+    #: The batch's livescores (none for requests): the states to remember.
+    events: list[Livescore] = field(default_factory=list)
     #: Each finished match's state before this batch: a final score below it is refused.
     finished_before: dict[str, Livescore | None] = field(default_factory=dict)
     read_at: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
@@ -98,10 +101,10 @@ class BatchProcessor:
         now = dt.datetime.now(dt.UTC)
         memories = self.memories.load({e.match_id for e in events}, now)
         batch = Batch(raws, jobs, letters, "livescore", started, memories, read_at=now)
+        batch.events = events
         batch.finished_before = {
             e.match_id: memories[e.match_id].state for e in events if e.status == "finished"
         }
-        remember_states(memories, events)
         await self._finish(batch)
 
     async def requests(self, raws: list[RawRecord]) -> None:
@@ -131,13 +134,34 @@ class BatchProcessor:
         )
         # After the champion's outputs are acknowledged: its path never waits on these.
         shadow = await self._shadow_predictions(batch)
-        for item in batch.published:
-            remember_forecast(batch.memories[item.prediction.match_id], item.prediction)
-        for prediction in shadow:
+        forecasts = [item.prediction for item in batch.published] + shadow
+        for prediction in forecasts:  # a match finished in this batch is scored with them
             remember_forecast(batch.memories[prediction.match_id], prediction)
-        scores = self._scores(batch)
+        scores, scored = self._scores(batch)
         await self.publisher.publish_evaluation(shadow, scores)
-        self.memories.save(batch.memories, dt.datetime.now(dt.UTC))
+        self._write_memories(batch, forecasts, scored)
+
+    def _write_memories(
+        self, batch: Batch, forecasts: Sequence[Prediction], scored: set[str]
+    ) -> None:
+        """This batch's changes, applied to each match's memory as it is now (the other
+        agent may have written it while this batch awaited)."""
+        events: dict[str, list[Livescore]] = defaultdict(list)
+        for event in batch.events:
+            events[event.match_id].append(event)
+        predicted: dict[str, list[Prediction]] = defaultdict(list)
+        for prediction in forecasts:
+            predicted[prediction.match_id].append(prediction)
+        now = dt.datetime.now(dt.UTC)
+
+        def change(match_id: str, memory: MatchMemory) -> None:
+            remember_states({match_id: memory}, events.get(match_id, ()))
+            for prediction in predicted.get(match_id, ()):
+                remember_forecast(memory, prediction)
+            if match_id in scored:
+                memory.finished_at = now
+
+        self.memories.update(batch.memories, change, now)
 
     async def _predict(self, batch: Batch) -> None:
         # Until a model and a snapshot exist the batch waits, unacknowledged: /ready says
@@ -231,9 +255,11 @@ class BatchProcessor:
             )
         return results
 
-    def _scores(self, batch: Batch) -> list[MatchScore]:
-        """Every model's remembered forecasts of the batch's finished matches, scored."""
+    def _scores(self, batch: Batch) -> tuple[list[MatchScore], set[str]]:
+        """Every model's remembered forecasts of the batch's finished matches, scored, and
+        which matches were scored."""
         scores: list[MatchScore] = []
+        scored: set[str] = set()
         now = dt.datetime.now(dt.UTC)
         for job, event in self._finished_jobs(batch):
             before = batch.finished_before.get(event.match_id)
@@ -245,8 +271,8 @@ class BatchProcessor:
                     event.match_id, job.date, memory, event.home_goals, event.away_goals, now
                 )
             )
-            memory.finished_at = now
-        return scores
+            scored.add(event.match_id)
+        return scores, scored
 
     @staticmethod
     def _refusal(job: Job, event: Livescore, before: Livescore | None) -> str | None:

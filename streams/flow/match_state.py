@@ -4,14 +4,20 @@ The newest livescore (a request during a match is answered for the current score
 minute) and the forecasts to score when the match finishes
 (:class:`schemas.MatchMemory`). The table is keyed by ``match_id`` like the inputs, so the
 worker that owns a match owns its memory. A batch reads each of its matches once and
-writes each changed one once: one changelog record per match per batch, however many
-events of it the batch holds.
+writes each one once: one changelog record per match per batch, however many events of it
+the batch holds.
+
+Both agents write a match's memory (the livescores agent its state and forecasts, the
+requests agent the answers' forecasts), and a batch awaits between reading and writing.
+So a batch never writes back what it read: :meth:`MatchMemories.update` applies the
+batch's changes to the memory as it is now, in one step with no await, and neither agent
+can undo the other's write.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, MutableMapping
+from collections.abc import Callable, Iterable, MutableMapping
 
 from schemas import Livescore, MatchMemory
 from streams.newest import keep_newest, outranks
@@ -43,9 +49,16 @@ class MatchMemories:
             )
         return out
 
-    def save(self, memories: dict[str, MatchMemory], now: dt.datetime) -> None:
-        """Write each memory back, stamped with ``now``."""
-        for match_id, memory in memories.items():
+    def update(
+        self,
+        match_ids: Iterable[str],
+        change: Callable[[str, MatchMemory], None],
+        now: dt.datetime,
+    ) -> None:
+        """Read each match's memory as it is now, apply ``change``, write it back stamped
+        with ``now``; synchronous, so no other batch's write can land in between."""
+        for match_id, memory in self.load(match_ids, now).items():
+            change(match_id, memory)
             memory.touched_at = now
             self._table[match_id] = memory.model_dump_json().encode()
 

@@ -22,6 +22,7 @@ from schemas import DeadLetter, MatchResult, MatchScore, Prediction, Trigger
 from streams.backoff import retrying
 from streams.flow.records import RawRecord
 from streams.metrics import Metrics
+from streams.newest import seq_rank
 from streams.sinks.kafka_sender import Sender
 from streams.sinks.redis_latest import LatestValue, RedisLatestSink
 
@@ -112,8 +113,8 @@ class Publisher:
             prediction = item.prediction
             body = prediction.model_dump_json().encode()
             records.append(Outgoing(self.predictions, prediction.match_id.encode(), body))
-            rank = prediction.seq if prediction.seq is not None else -1
-            latest.append(LatestValue(self.redis_key(prediction.match_id), rank, body.decode()))
+            key = self.redis_key(prediction.match_id)
+            latest.append(LatestValue(key, seq_rank(prediction.seq), body.decode()))
         records.extend(
             Outgoing(self.dead_letters, letter.key_bytes(), letter.model_dump_json().encode())
             for letter in letters
@@ -146,15 +147,26 @@ class Publisher:
         self, shadow: Sequence[Prediction], scores: Sequence[MatchScore]
     ) -> None:
         """The challengers' predictions (their own topic, never Redis) and the scores of
-        finished matches, until acknowledged."""
+        finished matches, until acknowledged.
+
+        These come after the champion's outputs are acknowledged, so a refusal here must
+        not fail the batch (its inputs would become dead letters though they were
+        answered): it is logged and counted, and the broker being down is waited out as
+        for any output.
+        """
         records = [
             Outgoing(self.shadow, p.match_id.encode(), p.model_dump_json().encode()) for p in shadow
         ]
         records.extend(
             Outgoing(self.scores, s.key.encode(), s.model_dump_json().encode()) for s in scores
         )
-        if records:
+        if not records:
+            return
+        try:
             await self.send_all(records)
+        except PublishError as exc:
+            self.metrics.evaluation_publish_errors.inc()
+            log.error("evaluation_publish_failed", records=len(records), error=str(exc)[:300])
 
     async def publish_dead_letters(self, letters: list[DeadLetter]) -> None:
         """Produce dead letters only (the agents' last resort for a failed batch)."""

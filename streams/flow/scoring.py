@@ -8,15 +8,21 @@ import numpy as np
 
 from models.scoring import forecast_scores
 from schemas import OUTCOMES, Forecast, MatchMemory, MatchScore, Prediction, phase_of
+from streams.newest import outranks, seq_rank
 
 
 def remember_forecast(memory: MatchMemory, prediction: Prediction) -> None:
-    """Keep ``prediction`` as its model version's last forecast in its phase."""
+    """Keep ``prediction`` as its model version's last forecast in its phase: the one of the
+    newest state (a request answer has its state's ``seq``, or none before kick-off)."""
     phase = phase_of(prediction.status, prediction.minute)
     if phase is None:
         return  # a prediction of the final state forecasts nothing
+    phases = memory.forecasts.setdefault(prediction.model.version, {})
+    held = phases.get(phase)
+    if held is not None and not outranks(seq_rank(prediction.seq), seq_rank(held.seq)):
+        return  # the other agent already remembered a forecast of a newer state
     p = prediction.probabilities
-    memory.forecasts.setdefault(prediction.model.version, {})[phase] = Forecast(
+    phases[phase] = Forecast(
         home=p.home,
         draw=p.draw,
         away=p.away,

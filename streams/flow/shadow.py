@@ -68,29 +68,42 @@ class ShadowRunner(mode.Service):
 
     async def finish(self, runs: list[ShadowRun]) -> list[tuple[ServingModel, np.ndarray]]:
         """The challengers' probabilities that arrived within the budget."""
+        if not runs:
+            return []
+        waited = time.perf_counter()
+        # One deadline for all of them, waited for together: a slow challenger must not
+        # use up the time of the ones that are done.
+        deadline = min(run.started for run in runs) + self.wait_seconds
+        pending = [run.future for run in runs if not run.future.done()]
+        if pending:
+            wrapped = [asyncio.wrap_future(future) for future in pending]
+            for future in wrapped:
+                # A late one may still fail after we stopped waiting; it was counted as
+                # late, and its error must not be logged by asyncio as never retrieved.
+                future.add_done_callback(_retrieve)
+            await asyncio.wait(wrapped, timeout=max(deadline - time.perf_counter(), 0.0))
+        self.metrics.shadow_wait.observe(time.perf_counter() - waited)
         out = []
         for run in runs:
             version = run.model.ref.version
-            remaining = run.started + self.wait_seconds - time.perf_counter()
-            waited = time.perf_counter()
-            try:
-                probabilities = await asyncio.wait_for(
-                    asyncio.shield(asyncio.wrap_future(run.future)), max(remaining, 0.0)
-                )
-            except TimeoutError:
+            if not run.future.done():
                 self.metrics.shadow_skipped.labels(version=version, reason="late").inc()
                 continue
-            except Exception as exc:  # a broken challenger is reported, never raised
+            error = run.future.exception()
+            if error is not None:  # a broken challenger is reported, never raised
                 self.metrics.shadow_skipped.labels(version=version, reason="error").inc()
                 log.warning(
-                    "shadow_failed", version=version, error=f"{type(exc).__name__}: {exc}"[:300]
+                    "shadow_failed", version=version, error=f"{type(error).__name__}: {error}"[:300]
                 )
                 continue
-            finally:
-                self.metrics.shadow_wait.observe(time.perf_counter() - waited)
-            out.append((run.model, probabilities))
+            out.append((run.model, run.future.result()))
         return out
 
     async def on_stop(self) -> None:
         for executor in self._executors.values():
             executor.shutdown(wait=False, cancel_futures=True)
+
+
+def _retrieve(future: asyncio.Future[np.ndarray]) -> None:
+    if not future.cancelled():
+        future.exception()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -25,6 +26,9 @@ from streams.polling import PollingService, RoundFailed
 log = structlog.get_logger(__name__)
 #: Longest wait between attempts while the registry fails or no model serves yet.
 RETRY_MAXIMUM_SECONDS = 5.0
+#: A challenger version that failed to load is tried again this much later (or as soon as
+#: its alias moves): loading a model every poll would cost the champion's worker dearly.
+CHALLENGER_RETRY_SECONDS = 300.0
 
 
 class ModelRefreshError(RoundFailed):
@@ -62,6 +66,8 @@ class ModelServer(PollingService):
         self.challengers: dict[str, ServingModel] = {}
         #: Why a challenger alias is not loaded (unset aliases are not errors).
         self.challenger_errors: dict[str, str] = {}
+        #: alias -> (version that failed to load, when, on the monotonic clock).
+        self._refused: dict[str, tuple[str, float]] = {}
         self.last_error: str | None = None
         self.last_checked: dt.datetime | None = None
         self.ready = asyncio.Event()
@@ -113,12 +119,27 @@ class ModelServer(PollingService):
             if held is not None and held.ref.version == ref.version:
                 loaded[alias] = held
                 continue
+            refused = self._refused.get(alias)
+            if (
+                refused is not None
+                and refused[0] == ref.version
+                and time.monotonic() - refused[1] < CHALLENGER_RETRY_SECONDS
+            ):
+                continue  # its error stays on show until the retry or an alias move
             try:
                 loaded[alias] = await asyncio.to_thread(self._load_and_warm, ref)
             except Exception as exc:  # a broken challenger must not touch the champion
                 self.challenger_errors[alias] = f"load: {type(exc).__name__}: {exc}"[:300]
-                log.warning("challenger_load_failed", alias=alias, version=ref.version)
+                self._refused[alias] = (ref.version, time.monotonic())
+                log.warning(
+                    "challenger_load_failed",
+                    alias=alias,
+                    version=ref.version,
+                    error=self.challenger_errors[alias],
+                    retry_in=CHALLENGER_RETRY_SECONDS,
+                )
                 continue
+            self._refused.pop(alias, None)
             self.challenger_errors.pop(alias, None)
             log.info("challenger_loaded", alias=alias, version=ref.version)
         self.challengers = loaded

@@ -31,9 +31,14 @@ def test_the_newest_state_wins_and_each_match_is_written_once() -> None:
     )
     memories = MatchMemories(table)
     seqs = [("m1", 3), ("m1", 5), ("m2", 1), ("m1", 4), ("m3", 2)]
-    loaded = memories.load({m for m, _ in seqs}, NOW)
-    remember_states(loaded, [livescore(match_id=m, seq=s) for m, s in seqs])
-    memories.save(loaded, NOW)
+    events = [livescore(match_id=m, seq=s) for m, s in seqs]
+    memories.update(
+        {m for m, _ in seqs},
+        lambda match_id, memory: remember_states(
+            {match_id: memory}, [e for e in events if e.match_id == match_id]
+        ),
+        NOW,
+    )
 
     states = {m: MatchMemory.model_validate_json(v).state for m, v in table.items()}
     assert {m: s.seq for m, s in states.items() if isinstance(s, Livescore)} == {
@@ -47,3 +52,22 @@ def test_the_newest_state_wins_and_each_match_is_written_once() -> None:
 def test_a_match_never_seen_starts_empty() -> None:
     loaded = MatchMemories({}).load(["new"], NOW)
     assert loaded["new"].state is None and loaded["new"].forecasts == {}
+
+
+def test_an_update_applies_to_the_memory_as_it_is_now_not_as_it_was_read() -> None:
+    """The requests agent's write must not undo the livescores agent's (both await between
+    reading a match and writing it)."""
+    table = CountingTable()
+    memories = MatchMemories(table)
+    read_by_requests = memories.load(["m1"], NOW)["m1"]
+    memories.update(
+        ["m1"], lambda _, memory: remember_states({"m1": memory}, [livescore(seq=5)]), NOW
+    )
+    assert read_by_requests.state is None  # what the other batch read, before the write
+
+    def answered(_: str, memory: MatchMemory) -> None:
+        memory.finished_at = NOW
+
+    memories.update(["m1"], answered, NOW)
+    held = MatchMemory.model_validate_json(table["m1"])
+    assert held.state is not None and held.state.seq == 5 and held.finished_at == NOW

@@ -130,3 +130,35 @@ async def test_the_poller_retries_until_the_registry_answers_then_tells_listener
     finally:
         await models.stop()
     assert models.should_stop
+
+
+async def test_challengers_load_beside_the_champion_and_follow_their_aliases() -> None:
+    registry = Registry()
+    registry.aliases |= {"challenger": "2", "other": "1"}
+    models = ModelServer(
+        registry, "champion", Metrics(), 30.0, challenger_aliases=("challenger", "other")
+    )
+    await models.refresh()
+    assert models.current.ref.version == "1"
+    # "other" points at the champion's version: not run twice.
+    assert {a: m.ref.version for a, m in models.challengers.items()} == {"challenger": "2"}
+    registry.aliases["challenger"] = "3"
+    await models.refresh()
+    assert models.challengers["challenger"].ref.version == "3"
+    assert registry.loads == ["1", "2", "3"]
+
+
+async def test_a_broken_challenger_is_reported_and_not_reloaded_every_poll() -> None:
+    registry = Registry()
+    registry.aliases["challenger"] = "2"
+    registry.broken_versions.add("2")
+    models = ModelServer(registry, "champion", Metrics(), 30.0, challenger_aliases=("challenger",))
+    for _ in range(3):
+        await models.refresh()
+    assert models.current.ref.version == "1" and models.last_error is None
+    assert models.challengers == {} and "challenger" in models.challenger_errors
+    assert registry.loads == ["1", "2"], "the broken version was loaded once, not per poll"
+    registry.aliases["challenger"] = "3"  # the alias moved: try the new version at once
+    await models.refresh()
+    assert models.challengers["challenger"].ref.version == "3"
+    assert "challenger" not in models.challenger_errors

@@ -1,0 +1,113 @@
+"""The score board: totals per version and phase, calibration, the paired comparison."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pytest
+
+from models.scoring import forecast_scores
+from schemas import OUTCOMES, MatchScore, Phase
+from streams.evaluation.board import MIN_PAIRED, ScoreBoard, calibration_rows, score_rows
+
+NOW = dt.datetime(2024, 6, 14, 22, tzinfo=dt.UTC)
+
+
+def scored(
+    match_id: str, version: str, phase: Phase, p: tuple[float, float, float], outcome: int
+) -> MatchScore:
+    each = forecast_scores([p], [outcome])
+    return MatchScore(
+        match_id=match_id,
+        model_version=version,
+        phase=phase,
+        date=dt.date(2024, 6, 14),
+        home=p[0],
+        draw=p[1],
+        away=p[2],
+        outcome=OUTCOMES[outcome],
+        log_loss=float(each.log_loss[0]),
+        brier=float(each.brier[0]),
+        rps=float(each.rps[0]),
+        scored_at=NOW,
+    )
+
+
+def test_totals_are_sums_per_version_and_phase() -> None:
+    board = ScoreBoard()
+    a = scored("m1", "1", "pre", (0.5, 0.3, 0.2), 0)
+    b = scored("m2", "1", "pre", (0.2, 0.3, 0.5), 0)
+    c = scored("m1", "1", "60+", (0.9, 0.05, 0.05), 0)
+    for score in (a, b, c):
+        board.offer(score)
+    pre = board.totals[("1", "pre")]
+    assert pre.n == 2
+    assert pre.log_loss == pytest.approx(a.log_loss + b.log_loss)
+    assert pre.rps == pytest.approx(a.rps + b.rps)
+    assert [(r.phase, r.n) for r in score_rows(board)] == [("pre", 2), ("60+", 1)]
+
+
+def test_a_rescored_match_replaces_its_record_and_a_repeat_changes_nothing() -> None:
+    board = ScoreBoard()
+    board.offer(scored("m1", "1", "pre", (0.5, 0.3, 0.2), 0))
+    revision = board.revision
+    board.offer(scored("m1", "1", "pre", (0.5, 0.3, 0.2), 0))
+    assert board.revision == revision, "the same record again is a no-op"
+    corrected = scored("m1", "1", "pre", (0.5, 0.3, 0.2), 2)  # the result was corrected
+    board.offer(corrected)
+    totals = board.totals[("1", "pre")]
+    assert totals.n == 1 and totals.log_loss == pytest.approx(corrected.log_loss)
+
+
+def test_calibration_counts_every_outcome_probability_in_its_tenth() -> None:
+    board = ScoreBoard()
+    board.offer(scored("m1", "1", "pre", (0.55, 0.25, 0.2), 0))
+    board.offer(scored("m2", "1", "pre", (0.51, 0.29, 0.2), 1))
+    bins = {row.bin: row for row in calibration_rows(board)}
+    assert bins[5].forecasts == 2 and bins[5].predicted == pytest.approx(1.06)
+    assert bins[5].observed == 1  # home won in m1, not in m2
+    assert bins[2].forecasts == 4  # 0.25, 0.2, 0.29, 0.2
+    assert bins[2].observed == 1  # m2's draw at 0.29
+    assert sum(row.forecasts for row in calibration_rows(board)) == 6
+
+
+def test_the_comparison_pairs_matches_and_phases_both_scored() -> None:
+    board = ScoreBoard()
+    rng = np.random.default_rng(3)
+    champion, challenger = [], []
+    for i in range(40):
+        outcome = int(rng.integers(3))
+        good = [0.15, 0.15, 0.15]
+        good[outcome] = 0.7
+        bad = (1 / 3, 1 / 3, 1 / 3)
+        board.offer(scored(f"m{i}", "1", "pre", bad, outcome))
+        board.offer(scored(f"m{i}", "2", "pre", tuple(good), outcome))
+        champion.append(board.records[f"m{i}|1|pre"].log_loss)
+        challenger.append(board.records[f"m{i}|2|pre"].log_loss)
+    # Scored by the champion only: not part of the comparison.
+    board.offer(scored("extra", "1", "pre", (0.9, 0.05, 0.05), 2))
+    board.offer(scored("m0", "1", "0-29", (0.9, 0.05, 0.05), 2))
+
+    found = board.compare("1", "2")
+    assert found is not None and found.n == 40
+    assert found.mean == pytest.approx(np.mean(champion) - np.mean(challenger))
+    assert found.mean_a == pytest.approx(np.mean(champion))
+    assert found.low > 0, "the challenger is clearly better"
+
+
+def test_equal_forecasts_give_a_zero_difference_that_promotes_nothing() -> None:
+    board = ScoreBoard()
+    for i in range(30):
+        for version in ("1", "2"):
+            board.offer(scored(f"m{i}", version, "pre", (0.5, 0.3, 0.2), i % 3))
+    found = board.compare("1", "2")
+    assert found is not None and found.mean == 0 and found.low == 0 and found.high == 0
+
+
+def test_too_few_shared_matches_compare_to_nothing() -> None:
+    board = ScoreBoard()
+    for i in range(MIN_PAIRED - 1):
+        for version in ("1", "2"):
+            board.offer(scored(f"m{i}", version, "pre", (0.5, 0.3, 0.2), 0))
+    assert board.compare("1", "2") is None
