@@ -9,6 +9,7 @@ move with the machine's load):
   pipeline    one Faust worker: backlog drain, then p50/p99 at steady 100/1,000/5,000 ev/s
   pipeline2   two Faust workers in one group (one per core, like Celery's prefork x2): drain
   unbatched   the same worker with BATCH_SIZE=1 (one predict per event)
+  shadow      the same worker with one challenger in shadow (a copy of the champion): drain
   quix        the same flow on Quix Streams, one message at a time
   celery      the replaced design: one Celery task per event, RabbitMQ broker, Redis results
 The local Kafka and Redis are started when they are not running; RabbitMQ is started
@@ -39,10 +40,13 @@ from devstack.local_stack import LocalStack
 from devstack.topics import delete_topics_named
 from streams.settings import Settings
 
-ALL = ("ceiling", "floor", "pipeline", "pipeline2", "unbatched", "quix", "celery")
+ALL = ("ceiling", "floor", "pipeline", "pipeline2", "unbatched", "shadow", "quix", "celery")
 PIPELINE = "pipeline (1 faust worker)"
 PAIR = "pipeline (2 faust workers)"
 UNBATCHED = "pipeline, batching off"
+SHADOW = "pipeline, one challenger in shadow"
+#: The challenger alias of the shadow design only: the other designs run no challenger.
+SHADOW_ALIAS = "bench-shadow"
 
 
 def _cpu() -> str:
@@ -111,6 +115,19 @@ async def run(args: argparse.Namespace) -> list[Row]:
                 ),
                 unbatched,
             )
+        if "shadow" in args.only:
+            from models import registry
+
+            copy = registry.copy_version(base.model_name, "1", base.registry_uri)
+            registry.set_alias(base.model_name, SHADOW_ALIAS, copy, base.registry_uri)
+            shadowed = Settings(
+                **fresh_topics(base, "shadow").model_dump() | {"challenger_aliases": SHADOW_ALIAS}
+            )
+            await attempt(
+                SHADOW,
+                designs.faust_worker(shadowed, n(30000), root, [], args.seconds, SHADOW),
+                shadowed,
+            )
         if "quix" in args.only:
             quix = fresh_topics(base, "quix")
             await attempt("quix", designs.quix(quix, n(5000), root), quix)
@@ -165,6 +182,9 @@ def main() -> None:
     )
     print("\ntargets (issue 6):")
     print(target_lines(found))
+    if rate_of.get(f"{SHADOW}: drain") and rate_of.get(f"{PIPELINE}: drain"):
+        share = rate_of[f"{SHADOW}: drain"] / rate_of[f"{PIPELINE}: drain"]
+        print(f"\none challenger in shadow drains at {share:.0%} of the pipeline's drain")
     same = [
         (f"{PIPELINE}: drain", "celery + rabbitmq, prefork x1"),
         (f"{PAIR}: drain", "celery + rabbitmq, prefork x2"),

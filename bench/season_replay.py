@@ -9,7 +9,9 @@ requests first (each answered before its result exists), then the day's results 
 ``finished`` livescores. The request answers are scored (log-loss) against the real
 outcomes, once with the stream updating the features and once with STREAM_FEATURE_UPDATES
 off, next to the batch evaluation's figure for the same model and split. Prints one table
-with both halves of the season and the seconds each replay took. Not part of the tests.
+with both halves of the season and the seconds each replay took, then the service's own
+live scores (``GET /model``: it scores every answer against the result it is given) next
+to the batch evaluation's. Not part of the tests.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from typing import Any
 import mlflow
 import numpy as np
 import pandas as pd
+import structlog
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from devstack.supervisor import free_port
@@ -41,7 +44,7 @@ from models.ids import match_id
 from models.paired import paired_difference
 from models.pyfunc_model import log_pyfunc
 from models.registry import ensure_experiment, register_version, set_alias, use_registry
-from models.training import build_dataset, fit_model
+from models.training import Scores, build_dataset, fit_model
 from schemas import OUTCOMES
 from streams.faust_glue.topic_admin import ensure_topics
 from streams.settings import Settings
@@ -53,9 +56,9 @@ def say(message: str) -> None:
     print(f"[season] {message}", file=sys.stderr, flush=True)
 
 
-def prepare(data_dir: Path, root: Path) -> tuple[Settings, pd.DataFrame, float]:
+def prepare(data_dir: Path, root: Path) -> tuple[Settings, pd.DataFrame, Scores]:
     """Register the champion and write the snapshot; the settings, the season's matches
-    and the batch evaluation's pre-match log-loss."""
+    and the batch evaluation's pre-match scores."""
     data = load_results(data_dir)
     say("fitting the champion on every match before 2023-01-01")
     dataset = build_dataset(data, HOLDOUT_FROM, HOLDOUT_TO)
@@ -73,7 +76,7 @@ def prepare(data_dir: Path, root: Path) -> tuple[Settings, pd.DataFrame, float]:
         & (data.results["date"] <= pd.Timestamp(HOLDOUT_TO))
     ].reset_index(drop=True)
     say("batch evaluation of the same model and split (python -m models evaluate)")
-    batch = evaluate(data, HOLDOUT_FROM, HOLDOUT_TO).model.log_loss
+    batch = evaluate(data, HOLDOUT_FROM, HOLDOUT_TO).model
     run_id = uuid.uuid4().hex[:8]
     settings = Settings(
         mlflow_tracking_uri=uri,
@@ -191,12 +194,28 @@ async def replay(
             if n % 100 == 0:
                 say(f"{'updates on' if updates else 'updates off'}: {n}/{len(days)} days")
         seconds = time.monotonic() - started
+        # The last day's results reach the score board through the scores topic.
+        live = await asyncio.to_thread(live_scores, worker, len(sent_ids))
     finally:
         await answers.stop()
         await producer.stop()
         worker.stop()
         await delete_topics_named(own.kafka_bootstrap_servers, own.consumer_group)
-    return {"answers": got, "seconds": seconds}
+    return {"answers": got, "seconds": seconds, "live": live}
+
+
+def live_scores(worker: WorkerProcess, matches: int, timeout: float = 120.0) -> dict[str, Any]:
+    """The champion's pre-match scores on ``GET /model`` once every match is scored."""
+    deadline = time.monotonic() + timeout
+    while True:
+        body = json.loads(http_get(f"{worker.base_url}/model")[1])
+        for entry in body["evaluation"]["versions"]:
+            pre = [p for p in entry["phases"] if p["phase"] == "pre"]
+            if entry["role"] == "champion" and pre and pre[0]["n"] >= matches:
+                return dict(pre[0])
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"the service had not scored {matches} matches in {timeout}s")
+        time.sleep(0.5)
 
 
 def match_losses(season: pd.DataFrame, answers: dict[str, list[float]]) -> np.ndarray:
@@ -222,7 +241,7 @@ async def main(args: argparse.Namespace) -> None:
     first = (season["date"] < middle).to_numpy()
     losses = {updates: match_losses(season, runs[updates]["answers"]) for updates in runs}
     print(f"season replay: {len(season)} matches; halves split at {middle.date()}")
-    print(f"batch evaluation (python -m models evaluate): log-loss {batch:.4f}")
+    print(f"batch evaluation (python -m models evaluate): log-loss {batch.log_loss:.4f}")
     print(f"{'replay':<24}{'whole':>9}{'1st half':>10}{'2nd half':>10}{'seconds':>9}")
     for updates, label in ((True, "stream updates on"), (False, "stream updates off")):
         loss = losses[updates]
@@ -236,9 +255,23 @@ async def main(args: argparse.Namespace) -> None:
             f"updates off minus on, {name}: {gain.mean:+.4f} "
             f"(95% paired bootstrap {gain.low:+.4f}..{gain.high:+.4f}, n={gain.n})"
         )
+    print("\nthe service's live scores (GET /model, pre-match) next to the batch evaluation")
+    print(f"{'scored by':<36}{'n':>6}{'log-loss':>10}{'Brier':>9}{'RPS':>9}")
+    print(
+        f"{'python -m models evaluate':<36}{batch.n:>6}{batch.log_loss:>10.4f}"
+        f"{batch.brier:>9.4f}{batch.rps:>9.4f}"
+    )
+    for updates, label in ((True, "the service, updates on"), (False, "the service, updates off")):
+        live = runs[updates]["live"]
+        print(
+            f"{label:<36}{live['n']:>6}{live['log_loss']:>10.4f}"
+            f"{live['brier']:>9.4f}{live['rps']:>9.4f}"
+        )
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    # The service's log lines (topics created, ...) go to stderr: stdout is the table.
+    structlog.configure(logger_factory=structlog.PrintLoggerFactory(sys.stderr))
     asyncio.run(main(parser.parse_args()))

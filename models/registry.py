@@ -120,6 +120,15 @@ def register_version(name: str, model_uri: str, run_id: str, tracking_uri: str) 
     return str(created.version)
 
 
+def copy_version(name: str, version: str, tracking_uri: str) -> str:
+    """Register the model of ``version`` again, as a new version (same artifacts, so the
+    same predictions): a baseline challenger, or a way to re-point an alias at a known
+    model with a fresh version number."""
+    use_registry(tracking_uri)  # the store looks the logged model up through the default
+    held = client(tracking_uri).get_model_version(name, version)
+    return register_version(name, held.source, held.run_id, tracking_uri)
+
+
 def resolve_alias(name: str, alias: str, tracking_uri: str) -> ModelRef:
     """The version ``alias`` points at; :class:`RegistryError` if none does."""
     try:

@@ -96,6 +96,10 @@ class ModelServer(PollingService):
                 except Exception as exc:
                     self._note_error("load", exc)
                     return False
+                if self.current is None:
+                    # At start-up the challengers load before the first batch may run, so
+                    # the shadow covers every batch; later they load beside the serving one.
+                    await self._refresh_challengers(ref)
                 self._swap(model)
                 swapped = True
             self.last_error = None

@@ -1,5 +1,5 @@
-"""More versions of the trained model, for tests that need a challenger: an exact copy, or
-one that misbehaves on purpose (``tests/integration/sabotaged_model.py``)."""
+"""Versions of the trained model that misbehave on purpose, for the tests of challengers
+(``tests/integration/sabotaged_model.py``); an exact copy is ``models.registry.copy_version``."""
 
 from __future__ import annotations
 
@@ -20,17 +20,6 @@ from models.pyfunc_model import (
 NAME = "soccer_clf"
 SABOTAGED = Path(__file__).with_name("sabotaged_model.py")
 MODELS_PACKAGE = Path(registry.__file__).resolve().parent
-
-
-def copy_version(tracking_uri: str, version: str) -> str:
-    """A new version with the very same model as ``version`` (identical predictions)."""
-    registry.use_registry(tracking_uri)  # the store looks the logged model up through it
-    client = registry.client(tracking_uri)
-    held = client.get_model_version(NAME, version)
-    created = client.create_model_version(
-        NAME, source=held.source, run_id=held.run_id, model_id=getattr(held, "model_id", None)
-    )
-    return str(created.version)
 
 
 def sabotaged_version(

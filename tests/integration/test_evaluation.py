@@ -34,7 +34,7 @@ from streams.settings import Settings
 from tests.browser import chromium_path, open_page
 from tests.harness import collect, produce
 from tests.integration.conftest import TrainedRegistry
-from tests.integration.registry_versions import copy_version, sabotaged_version
+from tests.integration.registry_versions import sabotaged_version
 from tests.integration.test_pipeline_e2e import livescore, request
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
@@ -56,7 +56,7 @@ def versions(
 ) -> dict:
     """The trained champion (v1) and the challengers the tests put aliases on."""
     uri, artifacts = trained_registry.tracking_uri, tmp_path_factory.mktemp("sabotaged")
-    out = {"real": "1", "copy": copy_version(uri, "1")}
+    out = {"real": "1", "copy": registry.copy_version(NAME, "1", uri)}
     for mode in ("mirror", "raise", "slow"):
         out[mode] = sabotaged_version(uri, "1", mode, artifacts, armed_by=armed)
     return out
