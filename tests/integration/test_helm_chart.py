@@ -118,6 +118,11 @@ VARIANTS: dict[str, tuple[str, ...]] = {
         "autoscaling.enabled=true,serviceMonitor.enabled=true",
     ),
 }
+#: The optional PrometheusRule (off in the others): the alerts of deploy/prometheus/alerts.yml.
+VARIANTS["prometheus-rule"] = (
+    "--set",
+    "prometheusRule.enabled=true,prometheusRule.labels.release=kube-prometheus-stack",
+)
 
 BUILT_IN_KINDS = frozenset({"Deployment", "Service", "Job", "Secret", "PodDisruptionBudget"})
 
@@ -302,6 +307,59 @@ CRD_SCHEMAS: dict[str, dict[str, Any]] = {
         },
     ),
 }
+
+#: The Prometheus Operator's PrometheusRule (monitoring.coreos.com/v1, prometheus-operator
+#: v0.84 CRD), the part the chart uses, strict like the others.
+CRD_SCHEMAS["PrometheusRule"] = _custom_resource(
+    "monitoring.coreos.com/v1",
+    "PrometheusRule",
+    {
+        "type": "object",
+        "required": ["groups"],
+        "additionalProperties": False,
+        "properties": {
+            "groups": {
+                "type": "array",
+                "minItems": 1,
+                "items": {
+                    "type": "object",
+                    "required": ["name", "rules"],
+                    "additionalProperties": False,
+                    "properties": {
+                        "name": {"type": "string", "minLength": 1},
+                        "interval": DURATION,
+                        "rules": {
+                            "type": "array",
+                            "minItems": 1,
+                            "items": {
+                                "type": "object",
+                                "required": ["expr"],
+                                "additionalProperties": False,
+                                "properties": {
+                                    "alert": STRING,
+                                    "record": STRING,
+                                    # The CRD: int-or-string; the chart's are PromQL text.
+                                    "expr": {"type": "string", "minLength": 1},
+                                    "for": DURATION,
+                                    "keep_firing_for": DURATION,
+                                    "labels": {
+                                        "type": "object",
+                                        "additionalProperties": STRING,
+                                    },
+                                    "annotations": {
+                                        "type": "object",
+                                        "additionalProperties": STRING,
+                                    },
+                                },
+                                "oneOf": [{"required": ["alert"]}, {"required": ["record"]}],
+                            },
+                        },
+                    },
+                },
+            }
+        },
+    },
+)
 
 
 @cache
@@ -727,3 +785,25 @@ def test_production_resources_are_set() -> None:
     resources = worker(render(*VARIANTS["production"]))["resources"]
     assert resources["requests"]["cpu"] and resources["requests"]["memory"]
     assert resources["limits"]["memory"]
+
+
+def test_prometheus_rule_is_off_by_default() -> None:
+    for variant in ("default", "production", "dev-everything"):
+        assert "PrometheusRule" not in kinds(render(*VARIANTS[variant])), variant
+
+
+def test_prometheus_rule_ships_the_alerts_file_itself() -> None:
+    # One copy of the rules: the chart's file is a link to deploy/prometheus/alerts.yml,
+    # which helm follows when it loads (and packages) the chart.
+    alerts = ROOT / "deploy" / "prometheus" / "alerts.yml"
+    linked = CHART / "files" / "alerts.yml"
+    assert linked.is_symlink(), f"{linked} must link to {alerts}, not copy it"
+    assert linked.resolve() == alerts.resolve()
+    rule = one(render(*VARIANTS["prometheus-rule"]), "PrometheusRule")
+    assert rule["spec"] == {"groups": yaml.safe_load(alerts.read_text())["groups"]}
+    # Prometheus's own templates reach it untouched (helm does not render the file).
+    annotations = [r["annotations"] for g in rule["spec"]["groups"] for r in g["rules"]]
+    assert all("{{ $value" in a["description"] for a in annotations)
+    labels = rule["metadata"]["labels"]
+    assert labels["release"] == "kube-prometheus-stack"
+    assert labels["app.kubernetes.io/instance"] == RELEASE
