@@ -1,14 +1,19 @@
-"""The Kafka side of the commands: topics, a producer, and a reader of new outputs."""
+"""The Kafka side of the commands: topics, clients, and a reader of new outputs.
+
+Every Kafka client of the commands is made here, so that connection settings apply to all.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-from aiokafka.errors import KafkaError
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import KafkaError, TopicAlreadyExistsError, for_code
 from aiokafka.structs import TopicPartition
 
 from streams.cli import CommandError
@@ -32,10 +37,20 @@ async def ensure_service_topics(settings: Settings) -> None:
     try:
         await ensure_topics(settings, give_up_after=CONNECT_TIMEOUT_SECONDS)
     except (OSError, TimeoutError, KafkaError) as exc:
-        raise CommandError(
-            f"kafka: no answer from {settings.kafka_bootstrap_servers} within "
-            f"{CONNECT_TIMEOUT_SECONDS:.0f}s (start it with: python -m streams stack up)"
-        ) from exc
+        raise no_answer(settings) from exc
+
+
+def no_answer(settings: Settings) -> CommandError:
+    """The one-line error of a broker that does not answer."""
+    return CommandError(
+        f"kafka: no answer from {settings.kafka_bootstrap_servers} within "
+        f"{CONNECT_TIMEOUT_SECONDS:.0f}s (start it with: python -m streams stack up)"
+    )
+
+
+def connection_options(settings: Settings) -> dict[str, Any]:
+    """What every client made here needs to reach the brokers."""
+    return {"bootstrap_servers": settings.kafka_bootstrap_servers}
 
 
 @asynccontextmanager
@@ -91,3 +106,65 @@ async def new_records(
         yield records()
     finally:
         await consumer.stop()
+
+
+@asynccontextmanager
+async def reader(settings: Settings, **options: Any) -> AsyncIterator[AIOKafkaConsumer]:
+    """A started consumer in no group, with nothing assigned and nothing committed (the
+    caller assigns and seeks); ``no_answer`` when the brokers do not answer in time."""
+    client = AIOKafkaConsumer(
+        **connection_options(settings), group_id=None, enable_auto_commit=False, **options
+    )
+    try:
+        async with asyncio.timeout(CONNECT_TIMEOUT_SECONDS):
+            await client.start()
+    except (OSError, TimeoutError, KafkaError) as exc:
+        await client.stop()
+        raise no_answer(settings) from exc
+    try:
+        yield client
+    finally:
+        await client.stop()
+
+
+@asynccontextmanager
+async def admin(settings: Settings) -> AsyncIterator[AIOKafkaAdminClient]:
+    """A started admin client; ``no_answer`` when the brokers do not answer in time."""
+    client = AIOKafkaAdminClient(**connection_options(settings), request_timeout_ms=5000)
+    try:
+        async with asyncio.timeout(CONNECT_TIMEOUT_SECONDS):
+            await client.start()
+    except (OSError, TimeoutError, KafkaError) as exc:
+        await client.close()
+        raise no_answer(settings) from exc
+    try:
+        yield client
+    finally:
+        await client.close()
+
+
+async def ensure_topic(
+    settings: Settings, name: str, partitions: int, configs: dict[str, str]
+) -> bool:
+    """Create topic ``name`` unless it exists (its settings are then left as they are);
+    True when this call created it."""
+    async with admin(settings) as client:
+        # Listing, not describing: a metadata request for a missing topic may auto-create it.
+        if name in set(await client.list_topics()):
+            return False
+        try:
+            response = await client.create_topics(
+                [NewTopic(name, partitions, 1, topic_configs=configs)]
+            )
+        except TopicAlreadyExistsError:
+            return False  # someone else created it meanwhile
+        except KafkaError as exc:
+            raise CommandError(f"kafka: cannot create topic {name}: {exc}") from None
+        # The broker answers per topic, and aiokafka returns those errors instead of raising.
+        for _, code, *message in response.topic_errors:
+            if code == TopicAlreadyExistsError.errno:
+                return False
+            if code:
+                reason = f"{for_code(code).__name__} {' '.join(map(str, message))}".strip()
+                raise CommandError(f"kafka: cannot create topic {name}: {reason}")
+        return True
