@@ -5,6 +5,7 @@
     python -m streams worker          # the Faust worker (consumes, predicts, serves HTTP)
     python -m streams replay --synthetic 20 --speed 60    # matches as livescores events
     python -m streams request --match-id ID              # ask for one prediction
+    python -m streams dlq list|show ID|replay ...        # the dead letters, and replaying them
 
 Every failure a person can fix ends as one ``error: ...`` line and exit status 2.
 """
@@ -23,6 +24,7 @@ from pydantic import ValidationError
 
 from streams.cli import CommandError
 from streams.cli import dev as dev_commands
+from streams.cli import dlq as dlq_command
 from streams.cli import replay as replay_command
 from streams.cli import request as request_command
 from streams.settings import Settings
@@ -64,6 +66,7 @@ def build_parser() -> OneLineParser:
     dev_commands.add_parsers(commands)
     replay_command.add_parser(commands)
     request_command.add_parser(commands)
+    dlq_command.add_parser(commands)
     return parser
 
 
