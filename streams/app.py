@@ -182,7 +182,7 @@ def create_app(settings: Settings) -> WorkerHandle:
         metrics=metrics,
         write_results=settings.stream_feature_updates,
     )
-    loop = BatchLoop(publisher, metrics, settings.batch_size, settings.batch_wait_seconds)
+    loop = BatchLoop(publisher.publish_dead_letters, metrics, settings.batch_size)
     register_agents(app, loop, processor, livescores_topic, match_requests_topic)
     register_views(app, worker)
 

@@ -132,9 +132,10 @@ class Settings(BaseSettings):
         description="STREAM_FEATURE_UPDATES: fold finished matches into the team features "
         "(off: the features stay as the snapshot was trained).",
     )
-    batch_size: PositiveInt = Field(1024, description="BATCH_SIZE: max events per predict call.")
-    batch_wait_seconds: PositiveFloat = Field(
-        0.02, description="BATCH_WAIT_SECONDS: max wait to fill a batch."
+    batch_size: PositiveInt = Field(
+        1024,
+        description="BATCH_SIZE: the most events in one batch (a batch is whatever has "
+        "arrived, so it is smaller at low load).",
     )
 
     # HTTP

@@ -1,9 +1,11 @@
 """One micro-batch through the flow: decode, match memory, enrich, predict, publish, score.
 
-The agents hand each batch of raw records to :class:`BatchProcessor`. When a handler
-returns, every input of the batch has its prediction or dead letter acknowledged by the
-broker (see :mod:`streams.flow.publish`), and so have the batch's results, shadow
-predictions and scores.
+The agents hand each batch of raw records to :class:`BatchProcessor`. A handler returns
+once the batch's outputs (predictions, dead letters, results, scores) are handed to the
+producer and its match memories are written, so the next batch may start; it returns the
+batch's *confirmation*, which completes when the broker has acknowledged every output (see
+:mod:`streams.flow.publish`), Redis is written and the challengers' shadow predictions are
+published. Only then may the batch's inputs be acknowledged.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import time
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass, field
 
 import structlog
@@ -31,7 +33,7 @@ from streams.flow.decode import decode
 from streams.flow.enrich import Job, resolve, serving_frame
 from streams.flow.match_state import MatchMemories, remember_states
 from streams.flow.predict import infer, prediction_for
-from streams.flow.publish import Published, Publisher
+from streams.flow.publish import Published, Publisher, Sending
 from streams.flow.records import RawRecord
 from streams.flow.scoring import remember_forecast, score_match
 from streams.flow.shadow import ShadowRun, ShadowRunner
@@ -41,6 +43,8 @@ from streams.live.team_ratings import TeamRatings
 from streams.metrics import Metrics
 
 log = structlog.get_logger(__name__)
+#: What a handler returns: completes once the batch's outputs are acknowledged.
+Confirmation = Awaitable[None]
 
 
 @dataclass
@@ -88,7 +92,7 @@ class BatchProcessor:
         self.metrics = metrics
         self.write_results = write_results
 
-    async def livescores(self, raws: list[RawRecord]) -> None:
+    async def livescores(self, raws: list[RawRecord]) -> Confirmation:
         started = time.perf_counter()
         jobs, letters, events = [], [], []
         for raw in raws:
@@ -105,9 +109,9 @@ class BatchProcessor:
         batch.finished_before = {
             e.match_id: memories[e.match_id].state for e in events if e.status == "finished"
         }
-        await self._finish(batch)
+        return await self._finish(batch)
 
-    async def requests(self, raws: list[RawRecord]) -> None:
+    async def requests(self, raws: list[RawRecord]) -> Confirmation:
         started = time.perf_counter()
         jobs, letters, requests = [], [], []
         for raw in raws:
@@ -120,30 +124,79 @@ class BatchProcessor:
         memories = self.memories.load({r.match_id for _, r in requests}, now)
         for raw, record in requests:
             jobs.append(Job(raw=raw, record=record, state=memories[record.match_id].state))
-        await self._finish(Batch(raws, jobs, letters, "request", started, memories, read_at=now))
+        return await self._finish(
+            Batch(raws, jobs, letters, "request", started, memories, read_at=now)
+        )
 
-    async def _finish(self, batch: Batch) -> None:
+    async def _finish(self, batch: Batch) -> Confirmation:
         if batch.raws:
             self.metrics.events_in.labels(topic=batch.raws[0].topic).inc(len(batch.raws))
             self.metrics.batch_size.observe(len(batch.raws))
         if batch.jobs:
             await self._predict(batch)
         results = self._results(batch) if self.write_results else []
-        await self.publisher.publish(
+        sending = await self.publisher.send(
             batch.published, batch.letters, batch.trigger, batch.started, results
         )
+        # Before the next batch reads them: its requests are answered for these states.
+        self._write_memories(batch, [item.prediction for item in batch.published])
+        return self._confirm(batch, sending)
+
+    async def _confirm(self, batch: Batch, sending: Sending) -> None:
+        await self.publisher.confirm(sending)
         # After the champion's outputs are acknowledged: its path never waits on these.
         shadow = await self._shadow_predictions(batch)
-        forecasts = [item.prediction for item in batch.published] + shadow
-        for prediction in forecasts:  # a match finished in this batch is scored with them
-            remember_forecast(batch.memories[prediction.match_id], prediction)
-        scores, scored = self._scores(batch)
-        await self.publisher.publish_evaluation(shadow, scores)
-        self._write_memories(batch, forecasts, scored)
+        if shadow:
+            await self.publisher.publish_shadow(shadow)
+            self._remember_shadow(shadow)
+        # Last, so the challengers' forecasts of this very batch are scored too.
+        await self._score_finished(batch)
 
-    def _write_memories(
-        self, batch: Batch, forecasts: Sequence[Prediction], scored: set[str]
-    ) -> None:
+    async def _score_finished(self, batch: Batch) -> None:
+        """Every model's remembered forecasts of the batch's finished matches, scored."""
+        finished = [
+            (job, event)
+            for job, event in self._finished_jobs(batch)
+            if job.date is not None
+            and self._refusal(job, event, batch.finished_before.get(event.match_id))
+            != "score_went_down"
+        ]
+        if not finished:
+            return
+        now = dt.datetime.now(dt.UTC)
+        memories = self.memories.load({event.match_id for _, event in finished}, now)
+        scores: list[MatchScore] = []
+        for job, event in finished:
+            assert job.date is not None  # filtered above
+            scores.extend(
+                score_match(
+                    event.match_id,
+                    job.date,
+                    memories[event.match_id],
+                    event.home_goals,
+                    event.away_goals,
+                    now,
+                )
+            )
+        await self.publisher.publish_scores(scores)
+
+        def scored(_: str, memory: MatchMemory) -> None:
+            memory.finished_at = now
+
+        self.memories.update(memories, scored, now)
+
+    def _remember_shadow(self, shadow: Sequence[Prediction]) -> None:
+        predicted: dict[str, list[Prediction]] = defaultdict(list)
+        for prediction in shadow:
+            predicted[prediction.match_id].append(prediction)
+
+        def change(match_id: str, memory: MatchMemory) -> None:
+            for prediction in predicted[match_id]:
+                remember_forecast(memory, prediction)
+
+        self.memories.update(predicted, change, dt.datetime.now(dt.UTC))
+
+    def _write_memories(self, batch: Batch, forecasts: Sequence[Prediction]) -> None:
         """This batch's changes, applied to each match's memory as it is now (the other
         agent may have written it while this batch awaited)."""
         events: dict[str, list[Livescore]] = defaultdict(list)
@@ -158,8 +211,6 @@ class BatchProcessor:
             remember_states({match_id: memory}, events.get(match_id, ()))
             for prediction in predicted.get(match_id, ()):
                 remember_forecast(memory, prediction)
-            if match_id in scored:
-                memory.finished_at = now
 
         self.memories.update(batch.memories, change, now)
 
@@ -254,25 +305,6 @@ class BatchProcessor:
                 )
             )
         return results
-
-    def _scores(self, batch: Batch) -> tuple[list[MatchScore], set[str]]:
-        """Every model's remembered forecasts of the batch's finished matches, scored, and
-        which matches were scored."""
-        scores: list[MatchScore] = []
-        scored: set[str] = set()
-        now = dt.datetime.now(dt.UTC)
-        for job, event in self._finished_jobs(batch):
-            before = batch.finished_before.get(event.match_id)
-            if job.date is None or self._refusal(job, event, before) == "score_went_down":
-                continue
-            memory = batch.memories[event.match_id]
-            scores.extend(
-                score_match(
-                    event.match_id, job.date, memory, event.home_goals, event.away_goals, now
-                )
-            )
-            scored.add(event.match_id)
-        return scores, scored
 
     @staticmethod
     def _refusal(job: Job, event: Livescore, before: Livescore | None) -> str | None:

@@ -1,6 +1,6 @@
 """Every output of a batch, to the broker until acknowledged, then to Redis.
 
-When :meth:`Publisher.publish` returns, the broker has acknowledged every prediction and
+When :meth:`Publisher.confirm` returns, the broker has acknowledged every prediction and
 dead letter of the batch, so acknowledging the inputs afterwards gives at-least-once
 delivery. The retry policy is per record: a send the broker may accept later (it is down,
 a leader moved, a timeout) is re-sent with backoff while the inputs stay unacknowledged;
@@ -66,8 +66,27 @@ class Published:
     prediction: Prediction
 
 
+@dataclass(slots=True)
+class Sending:
+    """A batch's outputs, handed to the producer and not yet confirmed."""
+
+    records: list[Outgoing]
+    #: Per record: the future the broker's ack resolves, or the error of the send itself.
+    issued: list[object]
+    published: list[Published]
+    latest: list[LatestValue]
+    trigger: Trigger
+    sent_at: float
+
+
 class Publisher:
-    """Produces a batch's outputs and writes the latest predictions to Redis."""
+    """Produces a batch's outputs and writes the latest predictions to Redis.
+
+    In two steps, so the next batch can be computed while this one's acks are on their way:
+    :meth:`send` hands every output to the producer (in order, before the next batch's), and
+    :meth:`confirm` waits for the broker's acks, re-sends what failed and may succeed later,
+    then writes Redis. Only after ``confirm`` may the batch's inputs be acknowledged.
+    """
 
     def __init__(
         self,
@@ -92,17 +111,16 @@ class Publisher:
         #: Called with each batch's predictions once the broker acknowledged them.
         self.on_published: list[Callable[[Sequence[Prediction]], None]] = []
 
-    async def publish(
+    async def send(
         self,
         published: list[Published],
         letters: list[DeadLetter],
         trigger: Trigger,
         compute_started: float | None,
         results: Sequence[MatchResult] = (),
-    ) -> None:
-        """Produce every output, wait for the broker's acks, then write Redis.
-
-        ``results`` are the batch's finished matches, for the results topic.
+    ) -> Sending:
+        """Hand every output of a batch to the producer: predictions, dead letters, and the
+        results of its finished matches.
 
         ``compute_started`` (``time.perf_counter()``) is when the batch's work began; None
         for a failed batch's dead letters, whose work is not a compute stage.
@@ -123,57 +141,83 @@ class Publisher:
             Outgoing(self.results, result.match_id.encode(), result.model_dump_json().encode())
             for result in results
         )
-        stage = self.metrics.batch_stage
-        sending = time.perf_counter()
+        sent_at = time.perf_counter()
         if compute_started is not None:
-            stage.labels(stage="compute").observe(sending - compute_started)
-        await self.send_all(records)
-        acknowledged = time.perf_counter()
-        stage.labels(stage="produce").observe(acknowledged - sending)
+            self.metrics.batch_stage.labels(stage="compute").observe(sent_at - compute_started)
+        issued = await _issue(records)
+        return Sending(records, issued, published, latest, trigger, sent_at)
 
-        if published:
+    async def confirm(self, sending: Sending) -> None:
+        """Wait until the broker acknowledged every output (re-sending what may succeed
+        later), then write the latest predictions to Redis."""
+        stage = self.metrics.batch_stage
+        await self.send_all(sending.records, sending.issued)
+        acknowledged = time.perf_counter()
+        stage.labels(stage="produce").observe(acknowledged - sending.sent_at)
+        if sending.published:
             now = time.time()
-            self.metrics.predictions_out.labels(trigger=trigger).inc(len(published))
-            histogram = self.metrics.latency.labels(trigger=trigger)
-            for item in published:
+            self.metrics.predictions_out.labels(trigger=sending.trigger).inc(len(sending.published))
+            histogram = self.metrics.latency.labels(trigger=sending.trigger)
+            for item in sending.published:
                 histogram.observe(max(0.0, now - item.raw.timestamp))
-            predictions = [item.prediction for item in published]
+            predictions = [item.prediction for item in sending.published]
             for listener in self.on_published:
                 listener(predictions)
-        await self.latest.write(latest)
+        await self.latest.write(sending.latest)
         stage.labels(stage="redis").observe(time.perf_counter() - acknowledged)
 
-    async def publish_evaluation(
-        self, shadow: Sequence[Prediction], scores: Sequence[MatchScore]
+    async def publish(
+        self,
+        published: list[Published],
+        letters: list[DeadLetter],
+        trigger: Trigger,
+        compute_started: float | None,
+        results: Sequence[MatchResult] = (),
     ) -> None:
-        """The challengers' predictions (their own topic, never Redis) and the scores of
-        finished matches, until acknowledged.
+        """:meth:`send` and :meth:`confirm` in one."""
+        await self.confirm(await self.send(published, letters, trigger, compute_started, results))
 
-        These come after the champion's outputs are acknowledged, so a refusal here must
-        not fail the batch (its inputs would become dead letters though they were
-        answered): it is logged and counted, and the broker being down is waited out as
-        for any output.
-        """
-        records = [
-            Outgoing(self.shadow, p.match_id.encode(), p.model_dump_json().encode()) for p in shadow
-        ]
-        records.extend(
-            Outgoing(self.scores, s.key.encode(), s.model_dump_json().encode()) for s in scores
+    async def publish_shadow(self, shadow: Sequence[Prediction]) -> None:
+        """The challengers' predictions, to their own topic only (never Redis)."""
+        await self._after_the_champion(
+            [
+                Outgoing(self.shadow, p.match_id.encode(), p.model_dump_json().encode())
+                for p in shadow
+            ],
+            "shadow predictions",
         )
+
+    async def publish_scores(self, scores: Sequence[MatchScore]) -> None:
+        """The scores of finished matches, to the scores topic."""
+        await self._after_the_champion(
+            [Outgoing(self.scores, s.key.encode(), s.model_dump_json().encode()) for s in scores],
+            "scores",
+        )
+
+    async def _after_the_champion(self, records: list[Outgoing], what: str) -> None:
+        """Outputs sent after the champion's are acknowledged, until acknowledged.
+
+        A refusal here must not fail the batch (its inputs would become dead letters though
+        they were answered): it is logged and counted. The broker being down is waited out
+        as for any output.
+        """
         if not records:
             return
         try:
             await self.send_all(records)
         except PublishError as exc:
             self.metrics.evaluation_publish_errors.inc()
-            log.error("evaluation_publish_failed", records=len(records), error=str(exc)[:300])
+            log.error(
+                "evaluation_publish_failed", what=what, records=len(records), error=str(exc)[:300]
+            )
 
     async def publish_dead_letters(self, letters: list[DeadLetter]) -> None:
         """Produce dead letters only (the agents' last resort for a failed batch)."""
         await self.publish([], letters, "livescore", None)
 
-    async def send_all(self, records: list[Outgoing]) -> None:
-        """Send all, wait for the broker's acks; re-send what failed and may succeed later.
+    async def send_all(self, records: list[Outgoing], issued: list[object] | None = None) -> None:
+        """Wait for the broker's acks of ``records`` (sending them first unless ``issued``
+        holds their sends); re-send what failed and may succeed later.
 
         The inputs stay unacknowledged meanwhile, so a broker outage stalls the agent
         instead of losing outputs; a re-send may duplicate a record (at least once).
@@ -186,7 +230,10 @@ class Publisher:
             on_retry=_log_retry,
         ):
             with attempt:
-                failed = await _send_round(pending)
+                if issued is None:
+                    issued = await _issue(pending)
+                failed = await _collect(pending, issued)
+                issued = None  # a retry sends again
                 permanent = [(r, e) for r, e in failed if not is_retriable(e)]
                 if permanent:
                     raise PublishError(
@@ -198,17 +245,24 @@ class Publisher:
                     raise _RetriableFailures(f"{len(failed)} sends failed: {failed[0][1]!r}")
 
 
-async def _send_round(records: list[Outgoing]) -> list[tuple[Outgoing, BaseException]]:
-    """Send each record once and wait for all acks; the ones that failed, with their error."""
-    results: list[object] = []
+async def _issue(records: list[Outgoing]) -> list[object]:
+    """Hand each record to the producer, in order; its ack future, or the send's error."""
+    issued: list[object] = []
     for record in records:
         try:
-            results.append(await record.send(record.key, record.value))
+            issued.append(await record.send(record.key, record.value))
         except Exception as exc:  # faust wraps broker errors in its own type
-            results.append(exc)
-    waiting = [r for r in results if not isinstance(r, BaseException)]
+            issued.append(exc)
+    return issued
+
+
+async def _collect(
+    records: list[Outgoing], issued: list[object]
+) -> list[tuple[Outgoing, BaseException]]:
+    """Wait for every ack; the records that failed, with their error."""
+    waiting = [r for r in issued if not isinstance(r, BaseException)]
     acked = iter(await asyncio.gather(*waiting, return_exceptions=True))  # type: ignore[arg-type]  # futures
-    outcomes = [r if isinstance(r, BaseException) else next(acked) for r in results]
+    outcomes = [r if isinstance(r, BaseException) else next(acked) for r in issued]
     return [
         (record, outcome)
         for record, outcome in zip(records, outcomes, strict=True)

@@ -1,102 +1,155 @@
-"""The batch loop acks a batch only once its outputs are acknowledged (docs/adr/0004)."""
+"""The batch loop: a batch is acknowledged only once its outputs are, the next batches are
+computed meanwhile (bounded), and nothing is acknowledged that was not answered."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from faust.types.tuples import TP, ConsumerMessage, Message
 
+from schemas import DeadLetter
 from streams.flow.agents import BatchLoop
 from streams.flow.records import RawRecord
 from streams.metrics import Metrics
 
 
-class AckRecorder:
-    """The consumer side of ``Message.ack``: which offsets became committable."""
+def event(offset: int) -> Any:
+    message = SimpleNamespace(
+        topic="in", partition=0, offset=offset, key=b"m1", value=b"{}", timestamp=0.0
+    )
+    return SimpleNamespace(message=message)
 
-    def __init__(self) -> None:
+
+class ListTake:
+    """Batches from a list; records which offsets were acknowledged."""
+
+    def __init__(self, batches: list[list[int]]) -> None:
+        self.batches = [[event(o) for o in batch] for batch in batches]
         self.acked: list[int] = []
+        self.waited_on: list[bool] = []
+        self.changed = asyncio.Event()
 
-    def ack(self, message: Message) -> bool:
-        self.acked.append(message.offset)
-        return True
+    async def next(self, more_while: Awaitable[object] | None = None) -> list[Any]:
+        self.waited_on.append(more_while is not None)
+        if not self.batches:
+            await asyncio.sleep(3600)  # a quiet stream
+        return self.batches.pop(0)
 
+    async def ack(self, events: list[Any]) -> None:
+        self.acked.extend(e.message.offset for e in events)
+        self.changed.set()
 
-def message(offset: int) -> Message:
-    msg = ConsumerMessage("in", 0, offset, 0.0, 0, None, b"m1", b"{}", None, tp=TP("in", 0))
-    msg.incref()  # the conductor's reference, one per channel
-    return msg
-
-
-class TakeEventsStream:
-    """Faust's ``take_events`` contract: yield a batch, ack every event in ``finally``."""
-
-    def __init__(self, batches: list[list[Message]], consumer: AckRecorder) -> None:
-        self.batches = batches
-        self.consumer = consumer
-
-    def take_events(self, max_: int, within: float) -> AsyncIterator[list[Any]]:
-        self.generator = self._take_events()
-        return self.generator
-
-    async def _take_events(self) -> AsyncGenerator[list[Any], None]:
-        for batch in self.batches:
-            events = [SimpleNamespace(message=m) for m in batch]
-            try:
-                yield events
-            finally:
-                for event in events:
-                    event.message.ack(self.consumer)
+    @property
+    def drained(self) -> bool:
+        return not self.batches
 
 
-def batch_loop() -> BatchLoop:
-    async def publish_dead_letters(letters: list[object]) -> None:
-        return None
+class Letters:
+    def __init__(self) -> None:
+        self.sent: list[DeadLetter] = []
 
-    publisher: Any = SimpleNamespace(publish_dead_letters=publish_dead_letters)
-    return BatchLoop(publisher, Metrics(), batch_size=2, batch_wait=0.01)
-
-
-async def drive(
-    batches: list[list[Message]], handle: Callable[[list[RawRecord]], Awaitable[None]]
-) -> AckRecorder:
-    consumer = AckRecorder()
-    stream = TakeEventsStream(batches, consumer)
-    await batch_loop().run(stream, handle)  # type: ignore[arg-type]
-    return consumer
+    async def __call__(self, letters: list[DeadLetter]) -> None:
+        self.sent.extend(letters)
 
 
-async def test_a_finished_batch_is_acknowledged() -> None:
-    seen: list[int] = []
+async def run_until(loop: BatchLoop, take: ListTake, handle: Any, done: Any) -> None:
+    runner = asyncio.create_task(loop.drive(take, handle, lambda: False))
+    try:
+        async with asyncio.timeout(5):
+            while not done():
+                await take.changed.wait()
+                take.changed.clear()
+    finally:
+        runner.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await runner
 
-    async def handle(raws: list[RawRecord]) -> None:
-        seen.extend(r.offset for r in raws)
 
-    consumer = await drive([[message(0), message(1)], [message(2)]], handle)
+async def test_a_batch_is_acknowledged_once_its_confirmation_completes() -> None:
+    take, gate = ListTake([[0, 1], [2]]), asyncio.Event()
 
-    assert seen == [0, 1, 2]
-    assert consumer.acked == [0, 1, 2]
+    async def confirm() -> None:
+        await gate.wait()
+
+    async def handle(raws: list[RawRecord]) -> Awaitable[None]:
+        return confirm()
+
+    loop = BatchLoop(Letters(), Metrics(), batch_size=2)
+    runner = asyncio.create_task(loop.drive(take, handle, lambda: False))
+    await asyncio.sleep(0.05)
+    assert take.drained and take.acked == [], "computed, but no output acknowledged yet"
+    gate.set()
+    await asyncio.sleep(0.05)
+    assert sorted(take.acked) == [0, 1, 2]
+    runner.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await runner
 
 
-async def test_a_cancelled_batch_stays_unacknowledged() -> None:
-    started = asyncio.Event()
+async def test_batches_waiting_for_acks_are_bounded() -> None:
+    take, gate, handled = ListTake([[i] for i in range(10)]), asyncio.Event(), []
 
-    async def handle(raws: list[RawRecord]) -> None:
-        if raws[0].offset == 2:
+    async def confirm() -> None:
+        await gate.wait()
+
+    async def handle(raws: list[RawRecord]) -> Awaitable[None]:
+        handled.append(raws[0].offset)
+        return confirm()
+
+    loop = BatchLoop(Letters(), Metrics(), batch_size=1, max_in_flight=3)
+    runner = asyncio.create_task(loop.drive(take, handle, lambda: False))
+    await asyncio.sleep(0.05)
+    assert handled == [0, 1, 2], "three batches ahead of their acks, then the loop waits"
+    assert take.waited_on[1:] == [True, True], "with work in flight a batch may wait for more"
+    gate.set()
+    await asyncio.sleep(0.05)
+    assert handled == list(range(10)) and sorted(take.acked) == list(range(10))
+    runner.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await runner
+
+
+async def test_batches_in_flight_when_the_loop_stops_stay_unacknowledged() -> None:
+    take, started = ListTake([[0, 1], [2, 3]]), asyncio.Event()
+
+    async def confirm(offset: int) -> None:
+        if offset == 2:
             started.set()
             await asyncio.sleep(60)  # outputs not yet acknowledged by the broker
 
-    consumer = AckRecorder()
-    stream = TakeEventsStream([[message(0), message(1)], [message(2), message(3)]], consumer)
-    agent = asyncio.create_task(batch_loop().run(stream, handle))  # type: ignore[arg-type]
-    await started.wait()
-    agent.cancel()
-    with pytest.raises(asyncio.CancelledError):
-        await agent
-    await stream.generator.aclose()  # what the loop does to the agent's generator at exit
+    async def handle(raws: list[RawRecord]) -> Awaitable[None]:
+        return confirm(raws[0].offset)
 
-    assert consumer.acked == [0, 1], "offsets 2 and 3 must be re-read, not committed"
+    loop = BatchLoop(Letters(), Metrics(), batch_size=2)
+    runner = asyncio.create_task(loop.drive(take, handle, lambda: False))
+    await started.wait()
+    runner.cancel()  # a shutdown or a rebalance
+    with pytest.raises(asyncio.CancelledError):
+        await runner
+    assert take.acked == [0, 1], "offsets 2 and 3 must be re-read, not committed"
+
+
+@pytest.mark.parametrize("where", ["handler", "confirmation"])
+async def test_a_failed_batch_becomes_dead_letters_and_the_loop_goes_on(where: str) -> None:
+    take, letters = ListTake([[0, 1], [2]]), Letters()
+
+    async def refused() -> None:
+        raise RuntimeError("the broker refused it for good")
+
+    async def fine() -> None:
+        return None
+
+    async def handle(raws: list[RawRecord]) -> Awaitable[None]:
+        if raws[0].offset == 0:
+            if where == "handler":
+                raise ValueError("a bug")
+            return refused()
+        return fine()
+
+    loop = BatchLoop(letters, Metrics(), batch_size=2)
+    await run_until(loop, take, handle, lambda: len(take.acked) == 3)
+    assert [(lt.offset, lt.error.type) for lt in letters.sent] == [(0, "internal"), (1, "internal")]
+    assert sorted(take.acked) == [0, 1, 2]

@@ -1,0 +1,100 @@
+"""Batches of whatever has arrived: how the worker takes events from a Faust stream.
+
+Faust's ``Stream.take_events(max_, within)`` waits up to ``within`` for a batch to fill,
+which at low load is added latency on every event, and it stops filling the next batch
+while one is being handled. :class:`ReadyTake` hands over what is already waiting at once;
+while the caller still has work in flight it may wait for more (so batches grow with the
+load), but never longer than that work takes, and never past ``max_`` events. Faust keeps
+delivering into the buffer while a batch is handled, so its per-message cost overlaps the
+batch's waits on the broker and Redis.
+
+Nothing is acknowledged on the way: the caller acks each batch (:meth:`ReadyTake.ack`)
+once its outputs are acknowledged, and a batch it never acks is read again after a
+restart or a rebalance (at least once).
+
+Built on the same Stream internals as ``take_events`` (a processor that fills the buffer,
+the passive drainer, ``enable_acks``), written for faust-streaming 0.15 like the patches
+(``streams.faust_glue.patches.WRITTEN_FOR``); docs/adr/0006-ready-take.md.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable
+from types import TracebackType
+from typing import Any
+
+import faust
+from faust.types import EventT
+
+
+class ReadyTake:
+    """Take batches of ready events from ``stream`` (use as ``async with``)."""
+
+    def __init__(self, stream: faust.StreamT, max_: int) -> None:
+        if max_ < 1:
+            raise ValueError("max_ must be at least 1")
+        self.stream = stream
+        self.max_ = max_
+        self._events: list[EventT] = []
+        self._arrived = asyncio.Event()
+        self._full = asyncio.Event()
+        self._room = asyncio.Event()
+        self._room.set()
+        self._acks_were = True
+
+    async def _add(self, value: Any) -> Any:
+        event = self.stream.current_event
+        if event is None:
+            raise RuntimeError("a Faust processor ran with no current event")
+        self._events.append(event)
+        self._arrived.set()
+        if len(self._events) >= self.max_:
+            # Strict: a batch never holds more than max_; delivery waits until it is taken.
+            self._full.set()
+            self._room.clear()
+            await self.stream.wait(self._room)  # type: ignore[arg-type]  # mode takes any .wait()
+        return value
+
+    async def __aenter__(self) -> ReadyTake:
+        stream: Any = self.stream
+        self._acks_were = stream.enable_acks
+        stream.enable_acks = False  # acks are the caller's, once outputs are acknowledged
+        stream.add_processor(self._add)
+        stream._enable_passive(aiter(stream.channel))  # the drainer feeds the processor
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        stream: Any = self.stream
+        stream.enable_acks = self._acks_were
+        stream._processors.remove(self._add)
+
+    async def next(self, more_while: Awaitable[object] | None = None) -> list[EventT]:
+        """The events waiting now: at least one (waiting for it if there is none), at most
+        ``max_``; an empty list once the stream stops.
+
+        With ``more_while`` (the caller's oldest work in flight), a batch that is not full
+        waits for more events until that work is done or the batch fills.
+        """
+        if not self._events and await self.stream.wait_for_stopped(self._arrived):  # type: ignore[arg-type]
+            return []
+        if more_while is not None and not self._full.is_set():
+            # Shielded: mode cancels what it waited on, and this is the caller's work.
+            await self.stream.wait_first(self._full, asyncio.shield(more_while))  # type: ignore[arg-type]
+        taken = self._events[: self.max_]
+        del self._events[: self.max_]
+        if not self._events:
+            self._arrived.clear()
+        self._full.clear()
+        self._room.set()
+        return taken
+
+    async def ack(self, events: list[EventT]) -> None:
+        """Acknowledge ``events``: their offsets may now be committed."""
+        for event in events:
+            await self.stream.ack(event)
