@@ -11,11 +11,13 @@ from devstack.kafka_broker import KafkaBroker
 from devstack.redis_server import RedisServer
 from streams.settings import Settings
 
+Component = Literal["kafka", "redis", "mlflow"]
+
 
 class ComponentStatus(BaseModel):
     """One server's state as ``stack status`` reports it."""
 
-    name: Literal["kafka", "redis"]
+    name: Component
     address: str
     pid: int | None
     ready: bool
