@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from devstack import demo
+from devstack.errors import StackError
 from devstack.local_stack import ComponentStatus, LocalStack
 from streams.cli.kafka_io import quiet_logging
 from streams.settings import Settings
@@ -84,6 +85,11 @@ def _run_secure(args: argparse.Namespace, settings: Settings) -> int:
         LocalStack(settings).kafka.fetch_jars()
         return 0
     if args.action == "env":
+        if not stack.exists():
+            raise StackError(
+                f"no secured stack under {stack.home}: start one with "
+                "python -m streams stack up --secure"
+            )
         # The one place passwords are printed: asked for, to a terminal or an eval.
         print(stack.endpoints().export_lines(args.principal))
         return 0

@@ -331,8 +331,20 @@ class SecureStack:
     def _certificates(self) -> DevCertificates:
         return ensure_certificates(self.home)
 
-    def _servers(self) -> tuple[KafkaBroker, RedisServer, MlflowServer]:
-        ports, credentials, certs = self._ports(), self._credentials(), self._certificates()
+    def exists(self) -> bool:
+        """Whether a stack was made here (its ports and credentials chosen)."""
+        return self.ports_file.is_file() and self.credentials_file.is_file()
+
+    def _servers(self, create: bool = True) -> tuple[KafkaBroker, RedisServer, MlflowServer]:
+        """The three servers; ``create=False`` (to stop or inspect them) never makes new
+        credentials, so it never drops a running broker's data: without the file the
+        probes just fail to log in."""
+        credentials = (
+            self._credentials()
+            if create
+            else Credentials.load(self.credentials_file) or Credentials.make()
+        )
+        ports, certs = self._ports(), self._certificates()
         hint = f"stop it, or delete {self.ports_file} to choose new ports"
         broker = KafkaBroker(
             self.home,
@@ -535,7 +547,7 @@ class SecureStack:
                 ComponentStatus(name=name, address="-", pid=None, ready=False, action="not running")
                 for name in ("kafka", "redis", "mlflow")
             ]
-        broker, redis, mlflow = self._servers()
+        broker, redis, mlflow = self._servers(create=False)
         out = []
         for name, server, address in self._components(broker, redis, mlflow):
             stopped = server.stop()
@@ -558,7 +570,7 @@ class SecureStack:
                 ComponentStatus(name=name, address="-", pid=None, ready=False)
                 for name in ("kafka", "redis", "mlflow")
             ]
-        broker, redis, mlflow = self._servers()
+        broker, redis, mlflow = self._servers(create=False)
         return [
             ComponentStatus(name=name, address=address, pid=server.pid(), ready=server.ready())
             for name, server, address in self._components(broker, redis, mlflow)

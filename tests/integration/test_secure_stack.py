@@ -661,6 +661,8 @@ def test_cli_up_status_and_env_secure(secured: Secured) -> None:
 
 
 def test_cli_status_secure_without_a_stack(tmp_path: Path) -> None:
+    printed = _cli("env", "--secure", env={"STATE_DIR": str(tmp_path)})
+    assert printed.returncode == 2 and printed.stderr.startswith("error: no secured stack")
     result = _cli("status", "--secure", env={"STATE_DIR": str(tmp_path)})
     assert result.returncode == 1
     assert [line.split()[:2] for line in result.stdout.strip().splitlines()] == [

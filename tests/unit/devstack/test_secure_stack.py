@@ -162,3 +162,13 @@ def test_the_stack_grants_what_kafka_acls_lists(stack: SecureStack) -> None:
         "User:client": client_acls(stack.settings),
         "User:nobody": [],
     }
+
+
+def test_stopping_or_inspecting_never_makes_new_credentials(stack: SecureStack) -> None:
+    stack.endpoints()
+    data = stack.home / "kafka" / "data"
+    data.mkdir(parents=True)
+    stack.credentials_file.unlink()
+    assert not stack.exists()
+    assert [s.ready for s in stack.down()] == [False, False, False]
+    assert data.exists() and not stack.credentials_file.exists()
