@@ -34,7 +34,7 @@ import structlog
 
 from bench import designs
 from bench.pipeline_latency import train
-from bench.report import Row, table, target_lines, targets
+from bench.report import Row, row_line, table, target_lines, targets
 from bench.workload import fresh_topics, payload_sizes
 from devstack.local_stack import LocalStack
 from devstack.topics import delete_topics_named
@@ -78,7 +78,7 @@ async def run(args: argparse.Namespace) -> list[Row]:
                 found = found if isinstance(found, list) else [found]
                 rows.extend(found)
                 for row in found:  # as it comes, so a later hang or failure loses nothing
-                    print(f"[bench] {row}", file=sys.stderr, flush=True)
+                    print(f"[bench] {row_line(row)}", file=sys.stderr, flush=True)
             except Exception as exc:  # one design failing must not lose the others' numbers
                 print(f"[bench] {name} failed: {type(exc).__name__}: {exc}", file=sys.stderr)
                 rows.append(Row(name, 0, 0.0, note=f"failed: {type(exc).__name__}: {exc}"[:80]))
@@ -174,13 +174,15 @@ def main() -> None:
         rows,
         {
             "pipeline": f"{PIPELINE}: drain",
-            "ceiling": "ceiling: bare aiokafka loop",
-            "celery": "celery",
+            "floor": "faust floor: no-op agent",
+            "unbatched": f"{UNBATCHED}: drain",
             "quix": "quix streams, per message",
+            "celery_1": "celery + rabbitmq, prefork x1",
+            "steady_100": f"{PIPELINE} @ 100/s",
             "steady_1000": f"{PIPELINE} @ 1,000/s",
         },
     )
-    print("\ntargets (issue 6):")
+    print("\ntargets (issue 14; ratios of rows of this run):")
     print(target_lines(found))
     if rate_of.get(f"{SHADOW}: drain") and rate_of.get(f"{PIPELINE}: drain"):
         share = rate_of[f"{SHADOW}: drain"] / rate_of[f"{PIPELINE}: drain"]

@@ -30,16 +30,18 @@ from streams.settings import Settings
 # (label, substring of a py-spy frame "function (path:line)"): a sampled stack counts for
 # every part it passes through, so nested parts are shares of their parent's time too.
 PARTS = [
-    ("flow: handle a batch (all of it)", "livescores (streams/flow/batch.py"),
+    ("flow: handle a batch (to the sends)", "livescores (streams/flow/batch.py"),
     ("  decode (pydantic from bytes)", "decode (streams/flow/decode.py"),
-    ("  remember: state table + changelog", "remember (streams/flow/match_state.py"),
+    ("  match memory: load + update", "MatchMemories."),
     ("  serving_frame (enrich)", "serving_frame (streams/flow/enrich.py"),
-    ("  predict (model, in a thread)", "_predict (streams/flow/predict.py"),
+    ("  predict (model, in a thread)", "predict_rows (streams/flow/predict.py"),
     ("  build Prediction objects", "prediction_for (streams/flow/predict.py"),
-    ("  publish: dump + produce + acks", "publish (streams/flow/publish.py"),
+    ("  publish: dump + produce", "Publisher.send (streams/flow/publish.py"),
+    ("  confirm: acks, Redis, shadow, scores", "BatchProcessor._confirm"),
     ("    produce calls", "send_all (streams/flow/publish.py"),
     ("    Redis write", "write (streams/sinks/redis_latest.py"),
-    ("faust: take_events / stream machinery", "faust/streams.py"),
+    ("faust: stream machinery", "faust/streams.py"),
+    ("our batch loop (ReadyTake, BatchLoop)", "streams/flow/agents.py"),
     ("faust: consumer + fetcher", "faust/transport/"),
     ("aiokafka (client, protocol, records)", "aiokafka/"),
     ("asyncio event loop itself", "asyncio/base_events.py"),

@@ -1,4 +1,4 @@
-"""The benchmark table and the targets of issue 6, as pure functions (unit-tested)."""
+"""The benchmark table and its targets (issue 14), as pure functions (unit-tested)."""
 
 from __future__ import annotations
 
@@ -57,44 +57,59 @@ def _rate(rows: Sequence[Row], name: str) -> float | None:
     return found[0] if found else None
 
 
-def _fastest(rows: Sequence[Row], prefix: str) -> float | None:
-    """The best rate among rows named ``prefix...`` (e.g. Celery at several pool sizes)."""
-    found = [r.rate for r in rows if r.name.startswith(prefix) and r.rate > 0]
-    return max(found) if found else None
+def _p99(rows: Sequence[Row], name: str) -> float | None:
+    found = [r.p99_ms for r in rows if r.name == name and not math.isnan(r.p99_ms)]
+    return found[0] if found else None
+
+
+def _ratio(text: str, ours: float | None, theirs: float | None, at_least: float) -> Target:
+    if not ours or not theirs:
+        return Target(text, "not measured", None)
+    ratio = ours / theirs
+    shown = f"{ratio:.0%}" if at_least < 2 else f"{ratio:.1f}x"
+    return Target(text, shown, ratio >= at_least)
+
+
+def _latency(text: str, p99: float | None, at_most: float) -> Target:
+    if p99 is None:
+        return Target(text, "not measured", None)
+    return Target(text, f"{p99:.1f} ms", p99 <= at_most)
 
 
 def targets(rows: Sequence[Row], names: dict[str, str]) -> list[Target]:
-    """Issue 6's four targets from the rows; ``names`` maps role -> row name (for Celery, a
-    name prefix: the fastest pool size counts, the comparison least flattering to us)."""
-    pipeline = _rate(rows, names["pipeline"])
-    ceiling = _rate(rows, names["ceiling"])
-    celery = _fastest(rows, names["celery"])
-    quix = _rate(rows, names["quix"])
-    steady = [r for r in rows if r.name == names["steady_1000"]]
-    out = []
-    if pipeline and ceiling:
-        share = pipeline / ceiling
-        out.append(Target(">= 50% of the bare ceiling", f"{share:.0%}", share >= 0.5))
-    else:
-        out.append(Target(">= 50% of the bare ceiling", "not measured", None))
-    if pipeline and celery:
-        times = pipeline / celery
-        out.append(Target(">= 10x the Celery design", f"{times:.1f}x", times >= 10))
-    else:
-        out.append(Target(">= 10x the Celery design", "not measured", None))
-    if pipeline and quix:
-        times = pipeline / quix
-        out.append(Target("ahead of Quix Streams", f"{times:.1f}x", times > 1))
-    else:
-        out.append(Target("ahead of Quix Streams", "not measured", None))
-    if steady and not math.isnan(steady[0].p99_ms):
-        p99 = steady[0].p99_ms
-        out.append(Target("p99 < 100 ms at 1,000 events/s", f"{p99:.1f} ms", p99 < 100))
-    else:
-        out.append(Target("p99 < 100 ms at 1,000 events/s", "not measured", None))
-    return out
+    """Issue 14's targets from one run's rows; ``names`` maps a role to its row name."""
+    return [
+        _latency("p99 <= 10 ms at 100 events/s", _p99(rows, names["steady_100"]), 10.0),
+        _latency("p99 <= 20 ms at 1,000 events/s", _p99(rows, names["steady_1000"]), 20.0),
+        _ratio(
+            "drain >= 70% of the Faust floor",
+            _rate(rows, names["pipeline"]),
+            _rate(rows, names["floor"]),
+            0.7,
+        ),
+        _ratio(
+            "unbatched >= Quix, per message",
+            _rate(rows, names["unbatched"]),
+            _rate(rows, names["quix"]),
+            1.0,
+        ),
+        _ratio(
+            ">= 20x Celery, 1 worker vs prefork x1",
+            _rate(rows, names["pipeline"]),
+            _rate(rows, names["celery_1"]),
+            20.0,
+        ),
+    ]
+
+
+def row_line(row: Row) -> str:
+    """One row as a progress line."""
+    if not math.isnan(row.p50_ms):
+        return f"{row.name}: p50 {row.p50_ms:.1f} ms, p99 {row.p99_ms:.1f} ms ({row.events:,})"
+    note = f" ({row.note})" if row.note else ""
+    return f"{row.name}: {row.rate:,.0f} events/s over {row.events:,} events{note}"
 
 
 def target_lines(found: Sequence[Target]) -> str:
     mark = {True: "met", False: "MISSED", None: "n/a"}
-    return "\n".join(f"  {t.text:<34}{t.measured:>14}  {mark[t.met]}" for t in found)
+    return "\n".join(f"  {t.text:<38}{t.measured:>14}  {mark[t.met]}" for t in found)

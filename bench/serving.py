@@ -1,9 +1,10 @@
 """One event in, one prediction out: the service's own functions, without Faust.
 
 The Celery and Quix Streams versions call :meth:`OneByOne.predict`, so all three designs
-run the same decode (``streams.flow.decode``), feature lookup (``streams.flow.enrich`` on a
-``streams.live.feature_snapshot``), registry model (``models.registry`` via
-``streams.live.model_source``) and output schema; only the plumbing around them differs.
+run the same decode (``streams.flow.decode``), feature lookup (``streams.flow.enrich`` on
+the team ratings of a ``streams.live.feature_snapshot``), registry model
+(``streams.live.model_source.RegistrySource``) and output record
+(``streams.flow.predict.prediction_for``); only the plumbing around them differs.
 """
 
 from __future__ import annotations
@@ -11,13 +12,14 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from schemas import DeadLetterReason, Livescore, ModelRef, Prediction
+from schemas import DeadLetterReason, Livescore, ModelRef
 from streams.flow.decode import decode
-from streams.flow.enrich import Job, model_frame, resolve_fixture
+from streams.flow.enrich import Job, resolve, serving_frame
+from streams.flow.predict import predict_rows, prediction_for
 from streams.flow.records import RawRecord
-from streams.live.feature_snapshot import FeatureSnapshot, load_snapshot
-from streams.live.model_server import Predictor
-from streams.live.model_source import registry_loader, registry_resolver
+from streams.live.feature_snapshot import load_snapshot
+from streams.live.model_source import Predictor, RegistrySource
+from streams.live.team_ratings import TeamRatings
 from streams.settings import Settings
 
 
@@ -27,16 +29,15 @@ class OneByOne:
 
     ref: ModelRef
     predictor: Predictor
-    snapshot: FeatureSnapshot
+    ratings: TeamRatings
 
     @classmethod
     def load(cls, settings: Settings) -> OneByOne:
-        ref = registry_resolver(settings)(settings.model_alias)
-        return cls(
-            ref=ref,
-            predictor=registry_loader(settings)(ref),
-            snapshot=load_snapshot(settings.features_dir),
-        )
+        source = RegistrySource(settings.model_name, settings.registry_uri)
+        ref = source.resolve(settings.model_alias)
+        ratings = TeamRatings()
+        ratings.rebase(load_snapshot(settings.features_dir))
+        return cls(ref=ref, predictor=source.load(ref), ratings=ratings)
 
     def predict(self, key: bytes | None, value: bytes, topic: str = "livescores") -> bytes:
         """The prediction JSON for one livescore; raises ValueError for a bad input."""
@@ -46,12 +47,10 @@ class OneByOne:
             raise ValueError(f"{record.type}: {record.message}")
         assert isinstance(record, Livescore)
         job = Job(raw=raw, record=record, state=record)
-        job.fixture = resolve_fixture(self.snapshot, job)
-        if job.fixture is None:
+        read_at = dt.datetime.now(dt.UTC)
+        if not resolve(self.ratings, job, read_at):
             raise ValueError(f"unknown_match: {record.match_id}")
-        frame, _ = model_frame(self.snapshot, [job])
-        probabilities = self.predictor.predict_proba(frame)[0]
-        prediction = Prediction.for_livescore(
-            record, probabilities, model=self.ref, features_version=self.snapshot.version
-        )
+        frame, _ = serving_frame(self.ratings, [job])
+        probabilities = predict_rows(self.predictor, frame)[0]
+        prediction = prediction_for(job, probabilities, self.ref, self.ratings.version, read_at)
         return prediction.model_dump_json().encode()

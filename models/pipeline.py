@@ -17,8 +17,9 @@ serving run the same code on the same columns and cannot drift apart. Two steps:
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from functools import lru_cache
-from typing import Final
+from typing import Final, Literal
 
 import numpy as np
 import pandas as pd
@@ -32,7 +33,7 @@ from models.elo import SCALE, expected_score, rating_gap
 from models.timeline import FULL_TIME
 from models.tournaments import tournament_weights
 from schemas import OUTCOMES
-from schemas.features import MODEL_INPUT_COLUMNS
+from schemas.features import MODEL_INPUT_COLUMNS, TEXT_COLUMNS
 
 PREMATCH_FEATURES: Final = (
     "rating_gap",
@@ -60,18 +61,47 @@ GOALS_PER_SIDE: Final = 1.3  # goals per side between equal teams, international
 _EPS: Final = 1e-9
 
 
+#: The numeric input columns, in frame order (every input column but the tournament).
+NUMERIC_INPUT: Final = tuple(c for c in MODEL_INPUT_COLUMNS if c not in TEXT_COLUMNS)
+_NUMERIC_AT: Final = {name: i for i, name in enumerate(NUMERIC_INPUT)}
+_NUMERIC_POSITIONS: Final = [MODEL_INPUT_COLUMNS.index(name) for name in NUMERIC_INPUT]
+
+
+def numeric_block(raw: pd.DataFrame, errors: Literal["coerce", "raise"] = "coerce") -> np.ndarray:
+    """(N, len(NUMERIC_INPUT)) float64 of the numeric input columns, NaN where missing;
+    text in them is NaN (``errors="coerce"``) or a ValueError (``"raise"``).
+
+    One conversion of the whole block (by position when the frame has exactly the model's
+    columns, as serving and training frames do): per-column access costs more than the
+    model on a small batch.
+    """
+    exact = tuple(raw.columns) == MODEL_INPUT_COLUMNS
+    block = raw.iloc[:, _NUMERIC_POSITIONS] if exact else raw.loc[:, list(NUMERIC_INPUT)]
+    try:
+        return block.to_numpy(dtype=np.float64, na_value=np.nan)
+    except (TypeError, ValueError):  # text in a numeric column: parse column by column
+        return np.column_stack(
+            [
+                pd.to_numeric(block[name], errors=errors).to_numpy(np.float64, na_value=np.nan)
+                for name in NUMERIC_INPUT
+            ]
+        )
+
+
 def derive_features(raw: pd.DataFrame) -> np.ndarray:
     """(N, len(DERIVED_FEATURES)) floats from a frame with ``MODEL_INPUT_COLUMNS``."""
+    return derive_from(numeric_block(raw), raw["tournament"])
+
+
+def derive_from(numbers: np.ndarray, tournament: Iterable[object]) -> np.ndarray:
+    """:func:`derive_features` of the numeric block and the tournament names."""
 
     def col(name: str) -> np.ndarray:
-        values = raw[name]
-        if values.dtype == object:  # numeric frames (serving, training) skip the parse
-            values = pd.to_numeric(values, errors="coerce")
-        return values.to_numpy(dtype=np.float64, na_value=np.nan)
+        return numbers[:, _NUMERIC_AT[name]]
 
     neutral = np.clip(col("neutral"), 0.0, 1.0)
     gap = rating_gap(col("home_elo"), col("away_elo"), neutral)
-    weight = tournament_weights(raw["tournament"])
+    weight = tournament_weights(tournament)
     minute = np.clip(col("minute"), 0.0, 130.0)
     # Extra time is not modelled: after 90 minutes the score is treated as final.
     time_left = 1.0 - np.minimum(minute, FULL_TIME) / FULL_TIME
@@ -137,6 +167,27 @@ def _edge_grid() -> tuple[np.ndarray, np.ndarray]:
     return full[:, 0] - full[:, 2], supremacy
 
 
+def linear_proba(model: Pipeline, x: np.ndarray) -> np.ndarray:
+    """``model.predict_proba(x)`` for a fitted StandardScaler + multinomial LogisticRegression
+    pipeline, computed directly from its fitted arrays.
+
+    sklearn's own call validates its input and resolves output wrappers on every call, which
+    on a serving micro-batch costs far more than the arithmetic; the model's tests hold this
+    equal to sklearn's result.
+    """
+    scaler, regression = model[0], model[-1]
+    scaled = x
+    if scaler.with_mean:
+        scaled = scaled - scaler.mean_
+    if scaler.with_std:
+        scaled = scaled / scaler.scale_
+    scores = scaled @ regression.coef_.T + regression.intercept_
+    scores -= scores.max(axis=1, keepdims=True)
+    np.exp(scores, out=scores)
+    scores /= scores.sum(axis=1, keepdims=True)
+    return scores
+
+
 class OutcomeClassifier(ClassifierMixin, BaseEstimator):
     """Pre-match logistic regression + Poisson in-play update + calibrating regression."""
 
@@ -145,7 +196,7 @@ class OutcomeClassifier(ClassifierMixin, BaseEstimator):
         self.inplay_c = inplay_c
 
     def _inplay_features(self, x: np.ndarray) -> np.ndarray:
-        pre = np.clip(self.prematch_.predict_proba(x[:, _PRE]), _EPS, 1.0)
+        pre = np.clip(linear_proba(self.prematch_, x[:, _PRE]), _EPS, 1.0)
         edge, grid = _edge_grid()
         supremacy = np.interp(pre[:, 0] - pre[:, 2], edge, grid)
         time_left, goal_diff = x[:, _TIME_LEFT], x[:, _GOAL_DIFF]
@@ -179,7 +230,7 @@ class OutcomeClassifier(ClassifierMixin, BaseEstimator):
         return self
 
     def predict_proba(self, x: np.ndarray) -> np.ndarray:
-        return self.inplay_.predict_proba(self._inplay_features(x))
+        return linear_proba(self.inplay_, self._inplay_features(x))
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         return self.classes_[np.argmax(self.predict_proba(x), axis=1)]

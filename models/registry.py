@@ -190,7 +190,14 @@ class LoadedModel:
         return result[list(OUTCOMES)]
 
     def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:
-        """(N, 3) float array in the order of ``OUTCOMES``."""
+        """(N, 3) float array in the order of ``OUTCOMES``.
+
+        Straight from the model's own ``predict_proba`` when it has one (versions logged
+        since it was added): no output frame to build and take apart on the hot path.
+        """
+        direct = getattr(self._python_model, "predict_proba", None)
+        if direct is not None:
+            return np.asarray(direct(frame), dtype=np.float64)
         return self.predict(frame).to_numpy(dtype=np.float64)
 
 

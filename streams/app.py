@@ -17,6 +17,7 @@ from streams.evaluation.scores_reader import scores_reader
 from streams.faust_glue.gc_freeze import HeapFreezer
 from streams.faust_glue.kafka_admin import KafkaAdmin
 from streams.faust_glue.patches import apply_faust_patches
+from streams.faust_glue.send_now import PRODUCER_LINGER_SECONDS, send_now
 from streams.faust_glue.web_driver import ServiceApp
 from streams.flow.agents import BatchLoop, register_agents
 from streams.flow.batch import BatchProcessor
@@ -50,9 +51,9 @@ def tuned_app(settings: Settings) -> ServiceApp:
     """The worker's Faust app, configured and tuned, with nothing registered on it yet.
 
     The throughput knobs are measured in docs/benchmarks.md: a short producer linger lets
-    the changelog and prediction sends of a batch share produce requests, and bigger
-    fetches and stream buffer keep micro-batches full so per-batch costs amortise. With
-    ``BATCH_SIZE=1`` each event would wait the linger alone, so it is off then.
+    the outputs of batches computed back to back share produce requests (a quiet stream
+    does not wait for it: ``send_now``), and bigger fetches and stream buffer keep batches
+    full under load so per-batch costs amortise.
     """
     apply_faust_patches()
     return ServiceApp(  # a faust.App whose "/" is our status page
@@ -69,7 +70,9 @@ def tuned_app(settings: Settings) -> ServiceApp:
         broker_heartbeat_interval=max(1.0, settings.kafka_session_timeout_seconds / 5),
         broker_commit_interval=1.0,
         producer_acks=-1,
-        producer_linger=0.005 if settings.batch_size > 1 else 0.0,
+        # Outputs of batches computed back to back share produce requests; when no more
+        # events are waiting the batch loop ends the linger at once (send_now).
+        producer_linger=PRODUCER_LINGER_SECONDS,
         consumer_max_fetch_size=4 * 1024 * 1024,
         stream_buffer_maxsize=16384,
         web_port=settings.web_port,
@@ -182,7 +185,9 @@ def create_app(settings: Settings) -> WorkerHandle:
         metrics=metrics,
         write_results=settings.stream_feature_updates,
     )
-    loop = BatchLoop(publisher.publish_dead_letters, metrics, settings.batch_size)
+    loop = BatchLoop(
+        publisher.publish_dead_letters, metrics, settings.batch_size, quiet=lambda: send_now(app)
+    )
     register_agents(app, loop, processor, livescores_topic, match_requests_topic)
     register_views(app, worker)
 

@@ -20,8 +20,9 @@ import structlog
 
 log = structlog.get_logger(__name__)
 
-#: How long the broker may hold a fetch that has no new records (Faust hard-codes 1.5 s).
-FETCH_MAX_WAIT_MS = 50
+#: How long the broker may hold a fetch that has no new records (Faust hard-codes 1.5 s):
+#: a fetch for idle partitions holds up the next fetch of the busy ones this long.
+FETCH_MAX_WAIT_MS = 10
 #: A fetch waits at most 1 s for records (Faust's ``getmany(timeout=1.0)``), plus a hop.
 FETCH_LANDING_SECONDS = 5.0
 _MARK = "_soccerpredict_patched"

@@ -20,7 +20,6 @@ the passive drainer, ``enable_acks``), written for faust-streaming 0.15 like the
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable
 from types import TracebackType
 from typing import Any
 
@@ -29,7 +28,12 @@ from faust.types import EventT
 
 
 class ReadyTake:
-    """Take batches of ready events from ``stream`` (use as ``async with``)."""
+    """Take batches of ready events from ``stream`` (use as ``async with``).
+
+    Waits are plain asyncio futures, not mode's ``Service.wait``: that builds several
+    futures per call, which costs more than the rest of a small batch. Stopping the agent
+    cancels its task, which ends any wait here.
+    """
 
     def __init__(self, stream: faust.StreamT, max_: int) -> None:
         if max_ < 1:
@@ -37,23 +41,28 @@ class ReadyTake:
         self.stream = stream
         self.max_ = max_
         self._events: list[EventT] = []
-        self._arrived = asyncio.Event()
-        self._full = asyncio.Event()
-        self._room = asyncio.Event()
-        self._room.set()
+        #: The taker waits on this until ``_want`` events are buffered.
+        self._waiter: asyncio.Future[None] | None = None
+        self._want = 1
+        #: The drainer waits on this while the buffer is full.
+        self._room: asyncio.Future[None] | None = None
         self._acks_were = True
+
+    def _wake(self, _: object = None) -> None:
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_result(None)
 
     async def _add(self, value: Any) -> Any:
         event = self.stream.current_event
         if event is None:
             raise RuntimeError("a Faust processor ran with no current event")
         self._events.append(event)
-        self._arrived.set()
+        if len(self._events) >= self._want:
+            self._wake()
         if len(self._events) >= self.max_:
             # Strict: a batch never holds more than max_; delivery waits until it is taken.
-            self._full.set()
-            self._room.clear()
-            await self.stream.wait(self._room)  # type: ignore[arg-type]  # mode takes any .wait()
+            self._room = asyncio.get_running_loop().create_future()
+            await self._room
         return value
 
     async def __aenter__(self) -> ReadyTake:
@@ -74,24 +83,38 @@ class ReadyTake:
         stream.enable_acks = self._acks_were
         stream._processors.remove(self._add)
 
-    async def next(self, more_while: Awaitable[object] | None = None) -> list[EventT]:
+    @property
+    def waiting(self) -> int:
+        """Events that arrived and were not taken yet."""
+        return len(self._events)
+
+    async def _until(self, want: int) -> None:
+        self._want = want
+        self._waiter = asyncio.get_running_loop().create_future()
+        try:
+            await self._waiter
+        finally:
+            self._waiter = None
+
+    async def next(self, more_while: asyncio.Future[Any] | None = None) -> list[EventT]:
         """The events waiting now: at least one (waiting for it if there is none), at most
-        ``max_``; an empty list once the stream stops.
+        ``max_``.
 
         With ``more_while`` (the caller's oldest work in flight), a batch that is not full
         waits for more events until that work is done or the batch fills.
         """
-        if not self._events and await self.stream.wait_for_stopped(self._arrived):  # type: ignore[arg-type]
-            return []
-        if more_while is not None and not self._full.is_set():
-            # Shielded: mode cancels what it waited on, and this is the caller's work.
-            await self.stream.wait_first(self._full, asyncio.shield(more_while))  # type: ignore[arg-type]
+        if not self._events:
+            await self._until(1)
+        if more_while is not None and not more_while.done() and len(self._events) < self.max_:
+            more_while.add_done_callback(self._wake)
+            try:
+                await self._until(self.max_)
+            finally:
+                more_while.remove_done_callback(self._wake)
         taken = self._events[: self.max_]
         del self._events[: self.max_]
-        if not self._events:
-            self._arrived.clear()
-        self._full.clear()
-        self._room.set()
+        if self._room is not None and not self._room.done():
+            self._room.set_result(None)
         return taken
 
     async def ack(self, events: list[EventT]) -> None:

@@ -6,6 +6,7 @@ events, its state and its outputs live on the same partition number.
 
 from __future__ import annotations
 
+import asyncio
 from typing import NamedTuple
 
 import structlog
@@ -18,6 +19,8 @@ from streams.settings import Settings
 
 log = structlog.get_logger(__name__)
 RETRY_INITIAL_SECONDS = 1.0
+#: The longest wait for new topics' partitions to get leaders.
+LEADER_WAIT_SECONDS = 10.0
 RETRY_MAXIMUM_SECONDS = 5.0
 
 
@@ -121,5 +124,27 @@ async def _create_missing(admin: AIOKafkaAdminClient, settings: Settings) -> lis
     except KafkaError as exc:
         if "TopicAlreadyExists" not in repr(exc):
             raise
+    await _wait_for_leaders(admin, missing)
     log.info("topics_created", topics=missing)
     return missing
+
+
+async def _wait_for_leaders(admin: AIOKafkaAdminClient, names: list[str]) -> None:
+    """Return once every partition of ``names`` has a leader (at most a few seconds).
+
+    A topic is usable a moment after it is created: a produce before its partitions have
+    leaders fails with NotLeaderForPartition and is retried, which producers log.
+    """
+    deadline = asyncio.get_running_loop().time() + LEADER_WAIT_SECONDS
+    while True:
+        described = await admin.describe_topics(names)
+        leaderless = [
+            t["topic"]
+            for t in described
+            if t.get("error_code", 0) != 0
+            or not t["partitions"]
+            or any(p.get("leader", -1) < 0 for p in t["partitions"])
+        ]
+        if not leaderless or asyncio.get_running_loop().time() > deadline:
+            return
+        await asyncio.sleep(0.05)

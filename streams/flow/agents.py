@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 from collections import deque
 from collections.abc import Awaitable, Callable
-from typing import Protocol
+from typing import Any, Protocol
 
 import faust
 import structlog
@@ -36,7 +36,10 @@ MAX_IN_FLIGHT = 8
 class Take(Protocol):
     """Where the loop gets its batches and acks them (``ReadyTake`` on a Faust stream)."""
 
-    async def next(self, more_while: Awaitable[object] | None = None) -> list[EventT]: ...
+    @property
+    def waiting(self) -> int: ...
+
+    async def next(self, more_while: asyncio.Future[Any] | None = None) -> list[EventT]: ...
 
     async def ack(self, events: list[EventT]) -> None: ...
 
@@ -50,8 +53,12 @@ class BatchLoop:
         metrics: Metrics,
         batch_size: int,
         max_in_flight: int = MAX_IN_FLIGHT,
+        quiet: Callable[[], None] = lambda: None,
     ) -> None:
+        """``quiet()`` is called after a batch's outputs were handed over when no further
+        event is waiting: the worker ends the producer's linger then (``send_now``)."""
         self.publish_dead_letters = publish_dead_letters
+        self.quiet = quiet
         self.metrics = metrics
         self.batch_size = batch_size
         self.max_in_flight = max_in_flight
@@ -67,7 +74,7 @@ class BatchLoop:
         in_flight: deque[asyncio.Task[None]] = deque()
         try:
             while not stopping():
-                events = await take.next(in_flight[0] if in_flight else None)
+                events = await take.next(in_flight[-1] if in_flight else None)
                 if not events:
                     continue
                 raws = [RawRecord.from_event(event) for event in events]
@@ -75,6 +82,8 @@ class BatchLoop:
                     confirmation = await handle(raws)
                 except Exception as exc:
                     confirmation = self._dead_letter_all(raws, exc)
+                if not take.waiting:
+                    self.quiet()  # no company is coming for these outputs: send them now
                 settling = self._settle(take, events, raws, confirmation)
                 in_flight.append(asyncio.create_task(settling))
                 while in_flight and in_flight[0].done():

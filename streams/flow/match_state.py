@@ -32,21 +32,35 @@ def _seq(event: Livescore) -> int:
 
 
 class MatchMemories:
-    """Read and write match memories (JSON bytes in a Faust table)."""
+    """Read and write match memories (JSON bytes in a Faust table).
+
+    The table holds bytes (they are what the changelog carries); the memory last written or
+    read for each match is kept decoded beside them, keyed by the very bytes object it came
+    from, so a match is decoded once per change, not at every batch. A value the table got
+    another way (recovery from the changelog after a rebalance) is a different object and
+    is decoded afresh. The memories :meth:`load` returns are these shared objects: read
+    them; change a memory only through :meth:`update`.
+    """
 
     def __init__(self, table: MutableMapping[str, bytes]) -> None:
         self._table = table
+        self._decoded: dict[str, tuple[bytes, MatchMemory]] = {}
 
     def load(self, match_ids: Iterable[str], now: dt.datetime) -> dict[str, MatchMemory]:
         """The memory of each match (a new, empty one for a match never seen)."""
         out = {}
         for match_id in match_ids:
             stored = self._table.get(match_id)
-            out[match_id] = (
-                MatchMemory.decode(stored, now)
-                if stored is not None
-                else MatchMemory(touched_at=now)
-            )
+            if stored is None:
+                out[match_id] = MatchMemory(touched_at=now)
+                continue
+            held = self._decoded.get(match_id)
+            if held is not None and held[0] is stored:
+                out[match_id] = held[1]
+                continue
+            memory = MatchMemory.decode(stored, now)
+            self._decoded[match_id] = (stored, memory)
+            out[match_id] = memory
         return out
 
     def update(
@@ -60,10 +74,20 @@ class MatchMemories:
         for match_id, memory in self.load(match_ids, now).items():
             change(match_id, memory)
             memory.touched_at = now
-            self._table[match_id] = memory.model_dump_json().encode()
+            stored = memory.model_dump_json().encode()
+            self._table[match_id] = stored
+            self._decoded[match_id] = (stored, memory)
 
     def delete(self, match_id: str) -> None:
         self._table.pop(match_id, None)
+        self._decoded.pop(match_id, None)
+
+    def prune(self) -> None:
+        """Drop decoded memories the table no longer holds as they were (a match deleted,
+        or its partition moved to another worker and the table value changed)."""
+        for match_id, (stored, _) in list(self._decoded.items()):
+            if self._table.get(match_id) is not stored:
+                del self._decoded[match_id]
 
     def items(self) -> Iterable[tuple[str, bytes]]:
         return self._table.items()

@@ -75,3 +75,4 @@ class MemoryJanitor(PollingService):
         for match_id in expired:
             self.memories.delete(match_id)
         self.forgotten += len(expired)
+        self.memories.prune()

@@ -222,7 +222,11 @@ class Publisher:
         The inputs stay unacknowledged meanwhile, so a broker outage stalls the agent
         instead of losing outputs; a re-send may duplicate a record (at least once).
         """
-        pending = records
+        if issued is None:
+            issued = await _issue(records)
+        failed = await _collect(records, issued)
+        if not failed:
+            return  # the usual case, without building the retry machinery
         async for attempt in retrying(
             retry_on=lambda error: isinstance(error, _RetriableFailures),
             initial=RETRY_INITIAL_SECONDS,
@@ -230,19 +234,21 @@ class Publisher:
             on_retry=_log_retry,
         ):
             with attempt:
-                if issued is None:
-                    issued = await _issue(pending)
-                failed = await _collect(pending, issued)
-                issued = None  # a retry sends again
-                permanent = [(r, e) for r, e in failed if not is_retriable(e)]
-                if permanent:
-                    raise PublishError(
-                        f"the broker refused {len(permanent)} of {len(records)} outputs: "
-                        f"{permanent[0][1]!r}"
-                    ) from permanent[0][1]
-                if failed:
+                if attempt.retry_state.attempt_number > 1:  # the first round was sent above
                     pending = [record for record, _ in failed]
+                    failed = await _collect(pending, await _issue(pending))
+                _raise_if_permanent(failed, len(records))
+                if failed:
                     raise _RetriableFailures(f"{len(failed)} sends failed: {failed[0][1]!r}")
+
+
+def _raise_if_permanent(failed: list[tuple[Outgoing, BaseException]], total: int) -> None:
+    """PublishError when any of ``failed`` was refused for good."""
+    permanent = [(r, e) for r, e in failed if not is_retriable(e)]
+    if permanent:
+        raise PublishError(
+            f"the broker refused {len(permanent)} of {total} outputs: {permanent[0][1]!r}"
+        ) from permanent[0][1]
 
 
 async def _issue(records: list[Outgoing]) -> list[object]:

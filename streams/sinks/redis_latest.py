@@ -24,21 +24,34 @@ from streams.polling import PollingService, RoundFailed
 
 log = structlog.get_logger(__name__)
 
-# rank = seq, or -1 for a pre-match request answer (no seq). Equal ranks overwrite: a
+# One call per batch: KEYS are the batch's keys, ARGV the TTL, then a rank and a JSON per
+# key. rank = seq, or -1 for a pre-match request answer (no seq). Equal ranks overwrite: a
 # request answer for the current state supersedes the livescore answer for that state.
+# Returns how many keys were written.
 COMPARE_AND_SET = """
-local current = redis.call('GET', KEYS[1])
-if current then
-  local ok, stored = pcall(cjson.decode, current)
-  if ok and type(stored) == 'table' and type(stored['seq']) == 'number' then
-    if tonumber(ARGV[1]) < stored['seq'] then return 0 end
-  elseif ok and type(stored) == 'table' and tonumber(ARGV[1]) < -1 then
-    return 0
+local ttl = ARGV[1]
+local written = 0
+for i, key in ipairs(KEYS) do
+  local rank = tonumber(ARGV[2 * i])
+  local newer = true
+  local current = redis.call('GET', key)
+  if current then
+    local ok, stored = pcall(cjson.decode, current)
+    if ok and type(stored) == 'table' and type(stored['seq']) == 'number' then
+      newer = rank >= stored['seq']
+    elseif ok and type(stored) == 'table' then
+      newer = rank >= -1
+    end
+  end
+  if newer then
+    redis.call('SET', key, ARGV[2 * i + 1], 'EX', ttl)
+    written = written + 1
   end
 end
-redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3])
-return 1
+return written
 """
+#: Keys per script call.
+KEYS_PER_CALL = 1024
 #: Most matches parked in memory while Redis is down; newer matches beyond it are dropped
 #: from Redis (never from the topic) and counted.
 MAX_PENDING = 100_000
@@ -81,12 +94,19 @@ class RedisLatestSink(PollingService):
         self._cas = self.client.register_script(COMPARE_AND_SET)
         self.pending: dict[str, LatestValue] = {}
         self.last_error: str | None = None
+        #: Values waiting for the write under way to finish, and what they will learn.
+        self._queued: dict[str, LatestValue] = {}
+        self._queued_done: asyncio.Future[int] | None = None
+        self._writer: asyncio.Task[None] | None = None
 
     async def write(self, values: Iterable[LatestValue]) -> int:
-        """Store a batch in one round trip; returns how many keys were written.
+        """Store a batch; returns how many keys the round trip that carried it wrote.
 
-        While earlier writes are still parked, new ones join them instead of hitting a
-        Redis that just failed: the poller writes everything in one go when it is back.
+        Batches that arrive while a write is under way (batches in flight complete close
+        together) are queued and written together in the next round trip: Redis sees one
+        call per round trip, not one per batch. While earlier writes are parked, new ones
+        join them instead of hitting a Redis that just failed: the poller writes everything
+        in one go when it is back.
         """
         batch: dict[str, LatestValue] = {}
         keep_newest(batch, values, _key, _rank)
@@ -95,22 +115,44 @@ class RedisLatestSink(PollingService):
         if self.pending:
             self._park(batch.values())
             return 0
-        try:
-            return await self._write_now(batch)
-        except (RedisError, OSError) as exc:
-            self._fail("write", exc)
-            self._park(batch.values())
-            return 0
+        keep_newest(self._queued, batch.values(), _key, _rank)
+        if self._queued_done is None:
+            self._queued_done = asyncio.get_running_loop().create_future()
+        done = self._queued_done
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.create_task(self._write_queued())
+        # Shielded: a cancelled caller must not cancel the write other batches wait on.
+        return await asyncio.shield(done)
+
+    async def _write_queued(self) -> None:
+        while self._queued:
+            batch, self._queued = self._queued, {}
+            done, self._queued_done = self._queued_done, None
+            assert done is not None  # set with the first queued value
+            try:
+                done.set_result(await self._write_now(batch))
+            except (RedisError, OSError) as exc:
+                self._fail("write", exc)
+                self._park(batch.values())
+                done.set_result(0)
+            except BaseException as exc:
+                done.set_exception(exc)
+                raise
 
     async def _write_now(self, batch: dict[str, LatestValue]) -> int:
+        values = list(batch.values())
         async with self.client.pipeline(transaction=False) as pipe:
-            for value in batch.values():
-                await self._cas(
-                    keys=[value.key], args=[value.rank, value.json, self.ttl_seconds], client=pipe
-                )
+            # One script call per chunk (a batch is one chunk): a catch-up after an outage
+            # must not become one call that blocks Redis for every other client.
+            for start in range(0, len(values), KEYS_PER_CALL):
+                chunk = values[start : start + KEYS_PER_CALL]
+                args: list[object] = [self.ttl_seconds]
+                for value in chunk:
+                    args += (value.rank, value.json)
+                await self._cas(keys=[value.key for value in chunk], args=args, client=pipe)
             results = await pipe.execute()
         self.last_error = None
-        return sum(1 for r in results if r == 1)
+        return sum(int(r) for r in results)
 
     def _park(self, values: Iterable[LatestValue]) -> None:
         dropped = keep_newest(self.pending, values, _key, _rank, limit=MAX_PENDING)
@@ -157,4 +199,6 @@ class RedisLatestSink(PollingService):
         return None
 
     async def on_stop(self) -> None:
+        if self._writer is not None:
+            self._writer.cancel()
         await self.client.aclose()

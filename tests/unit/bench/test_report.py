@@ -6,14 +6,16 @@ import math
 
 import pytest
 
-from bench.report import Row, table, target_lines, targets
+from bench.report import Row, row_line, table, target_lines, targets
 from bench.workload import drain_rate, payload_sizes, percentiles_ms, sample_prediction
 
 NAMES = {
     "pipeline": "pipe: drain",
-    "ceiling": "ceiling",
-    "celery": "celery",
+    "floor": "floor",
+    "unbatched": "pipe, batching off: drain",
     "quix": "quix",
+    "celery_1": "celery x1",
+    "steady_100": "pipe: steady 100/s",
     "steady_1000": "pipe: steady 1,000/s",
 }
 
@@ -41,28 +43,38 @@ def test_the_ceiling_writes_records_the_size_of_a_real_prediction() -> None:
 
 def test_targets_met_and_missed() -> None:
     rows = [
-        Row("ceiling", 1000, 4000.0),
+        Row("floor", 1000, 4000.0),
         Row("pipe: drain", 1000, 3000.0),
+        Row("pipe: steady 100/s", 1000, 100.0, 4.0, 9.5),
         Row("pipe: steady 1,000/s", 1000, 1000.0, 30.0, 120.0),
+        Row("pipe, batching off: drain", 100, 300.0),
         Row("celery x1", 100, 120.0),
         Row("celery x2", 100, 200.0),
-        Row("quix", 100, 3500.0),
+        Row("quix", 100, 350.0),
     ]
     found = {t.text: t for t in targets(rows, NAMES)}
-    assert found[">= 50% of the bare ceiling"].met is True
-    assert found[">= 50% of the bare ceiling"].measured == "75%"
-    assert found[">= 10x the Celery design"].met is True
-    assert found[">= 10x the Celery design"].measured == "15.0x", "against the fastest pool"
-    assert found["ahead of Quix Streams"].met is False
-    assert found["p99 < 100 ms at 1,000 events/s"].met is False
+    assert found["p99 <= 10 ms at 100 events/s"].met is True
+    assert found["p99 <= 20 ms at 1,000 events/s"].met is False
+    assert found["drain >= 70% of the Faust floor"].measured == "75%"
+    assert found["drain >= 70% of the Faust floor"].met is True
+    assert found["unbatched >= Quix, per message"].met is False
+    assert found[">= 20x Celery, 1 worker vs prefork x1"].measured == "25.0x"
+    assert found[">= 20x Celery, 1 worker vs prefork x1"].met is True
     assert "MISSED" in target_lines(list(found.values()))
 
 
 def test_targets_not_measured_when_a_design_failed() -> None:
-    rows = [Row("pipe: drain", 1000, 3000.0), Row("celery", 0, 0.0, note="failed: X")]
+    rows = [Row("pipe: drain", 1000, 3000.0), Row("celery x1", 0, 0.0, note="failed: X")]
     found = targets(rows, NAMES)
-    assert [t.met for t in found] == [None, None, None, None]
+    assert [t.met for t in found] == [None, None, None, None, None]
     assert "n/a" in target_lines(found)
+
+
+def test_progress_lines_are_readable_not_reprs() -> None:
+    assert row_line(Row("pipe: drain", 30000, 1234.5, note="BATCH_SIZE=1024")) == (
+        "pipe: drain: 1,234 events/s over 30,000 events (BATCH_SIZE=1024)"
+    )
+    assert "Row(" not in row_line(Row("pipe @ 100/s", 1500, 100.0, 4.25, 9.5))
 
 
 def test_table_shows_drains_against_the_ceiling_and_latency_for_steady_rates() -> None:

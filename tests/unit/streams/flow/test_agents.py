@@ -32,7 +32,7 @@ class ListTake:
         self.waited_on: list[bool] = []
         self.changed = asyncio.Event()
 
-    async def next(self, more_while: Awaitable[object] | None = None) -> list[Any]:
+    async def next(self, more_while: asyncio.Future[Any] | None = None) -> list[Any]:
         self.waited_on.append(more_while is not None)
         if not self.batches:
             await asyncio.sleep(3600)  # a quiet stream
@@ -41,6 +41,10 @@ class ListTake:
     async def ack(self, events: list[Any]) -> None:
         self.acked.extend(e.message.offset for e in events)
         self.changed.set()
+
+    @property
+    def waiting(self) -> int:
+        return len(self.batches[0]) if self.batches else 0
 
     @property
     def drained(self) -> bool:
@@ -153,3 +157,18 @@ async def test_a_failed_batch_becomes_dead_letters_and_the_loop_goes_on(where: s
     await run_until(loop, take, handle, lambda: len(take.acked) == 3)
     assert [(lt.offset, lt.error.type) for lt in letters.sent] == [(0, "internal"), (1, "internal")]
     assert sorted(take.acked) == [0, 1, 2]
+
+
+async def test_outputs_are_sent_at_once_when_no_event_is_waiting() -> None:
+    take, quiet = ListTake([[0, 1], [2], [3]]), []
+
+    async def done() -> None:
+        return None
+
+    async def handle(raws: list[RawRecord]) -> Awaitable[None]:
+        return done()
+
+    loop = BatchLoop(Letters(), Metrics(), batch_size=2, quiet=lambda: quiet.append(1))
+    await run_until(loop, take, handle, lambda: len(take.acked) == 4)
+    # After batch [0, 1] and [2] more events were waiting; after [3] none.
+    assert len(quiet) == 1

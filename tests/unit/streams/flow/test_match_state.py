@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pytest
+
 from schemas import Livescore, MatchMemory
 from streams.flow.match_state import MatchMemories, remember_states
 from tests.factories import livescore
@@ -71,3 +73,28 @@ def test_an_update_applies_to_the_memory_as_it_is_now_not_as_it_was_read() -> No
     memories.update(["m1"], answered, NOW)
     held = MatchMemory.model_validate_json(table["m1"])
     assert held.state is not None and held.state.seq == 5 and held.finished_at == NOW
+
+
+def test_a_match_is_decoded_once_per_change_and_afresh_after_recovery(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    decodes = []
+    real = MatchMemory.decode
+
+    def counting(raw: bytes, now: dt.datetime) -> MatchMemory:
+        decodes.append(raw)
+        return real(raw, now)
+
+    monkeypatch.setattr(MatchMemory, "decode", counting)
+    table: dict[str, bytes] = {}
+    memories = MatchMemories(table)
+    memories.update(
+        ["m1"], lambda _, memory: remember_states({"m1": memory}, [livescore(seq=2)]), NOW
+    )
+    for _ in range(3):
+        assert memories.load(["m1"], NOW)["m1"].state.seq == 2  # type: ignore[union-attr]
+    assert decodes == [], "written here: its memory is held decoded"
+    # The changelog restores the value as a new bytes object (a rebalance, a restart).
+    table["m1"] = bytes(bytearray(table["m1"]))
+    assert memories.load(["m1"], NOW)["m1"].state.seq == 2  # type: ignore[union-attr]
+    assert len(decodes) == 1
