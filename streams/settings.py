@@ -67,6 +67,11 @@ class Settings(BaseSettings):
     topic_partitions: PositiveInt = Field(
         4, description="TOPIC_PARTITIONS: partitions of the topics the worker creates."
     )
+    topic_replication_factor: PositiveInt = Field(
+        1,
+        description="TOPIC_REPLICATION_FACTOR: replicas of the topics `streams topics` and "
+        "the worker create (3 on a production cluster).",
+    )
 
     # Redis
     redis_url: str = Field("redis://localhost:6379/0", description="REDIS_URL.")
@@ -143,6 +148,12 @@ class Settings(BaseSettings):
     web_host: str = Field("127.0.0.1", description="WEB_HOST: address the web server binds.")
     admin_token: SecretStr | None = Field(
         None, description="ADMIN_TOKEN: bearer token for POST /model/reload; unset = off."
+    )
+
+    # Operations
+    otel_exporter_otlp_endpoint: str = Field(
+        "",
+        description="OTEL_EXPORTER_OTLP_ENDPOINT: export trace spans there; unset = none.",
     )
 
     # Local stack and housekeeping

@@ -34,6 +34,7 @@ from streams.cli.dlq_plan import (
     parse_letters,
 )
 from streams.cli.kafka_io import admin, ensure_topic, reader
+from streams.faust_glue.topic_admin import COMPACTED, TopicSpec
 from streams.settings import Settings
 
 #: A read that makes no progress for this long has stalled (the broker answered at start).
@@ -163,8 +164,13 @@ async def read_snapshot(settings: Settings, cut_sources_of: Filters | None = Non
     return snapshot
 
 
+def ledger_spec(settings: Settings) -> TopicSpec:
+    """The ledger as ``streams topics`` creates it: one partition, newest record per key."""
+    return TopicSpec(ledger_topic(settings), 1, COMPACTED)
+
+
 async def ensure_ledger(settings: Settings) -> None:
-    await ensure_topic(settings, ledger_topic(settings), 1, {"cleanup.policy": "compact"})
+    await ensure_topic(settings, *ledger_spec(settings))
 
 
 async def republish(

@@ -6,6 +6,7 @@
     python -m streams replay --synthetic 20 --speed 60    # matches as livescores events
     python -m streams request --match-id ID              # ask for one prediction
     python -m streams dlq list|show ID|replay ...        # the dead letters, and replaying them
+    python -m streams topics [--dry-run]                 # create every topic the service uses
 
 Every failure a person can fix ends as one ``error: ...`` line and exit status 2.
 """
@@ -27,6 +28,7 @@ from streams.cli import dev as dev_commands
 from streams.cli import dlq as dlq_command
 from streams.cli import replay as replay_command
 from streams.cli import request as request_command
+from streams.cli import topics as topics_command
 from streams.settings import Settings
 
 
@@ -67,6 +69,7 @@ def build_parser() -> OneLineParser:
     replay_command.add_parser(commands)
     request_command.add_parser(commands)
     dlq_command.add_parser(commands)
+    topics_command.add_parser(commands)
     return parser
 
 

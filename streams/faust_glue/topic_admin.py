@@ -7,11 +7,17 @@ events, its state and its outputs live on the same partition number.
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass, field
 from typing import NamedTuple
 
 import structlog
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import KafkaConnectionError, KafkaError, TopicAlreadyExistsError
+from aiokafka.errors import (
+    KafkaConnectionError,
+    KafkaError,
+    TopicAlreadyExistsError,
+    for_code,
+)
 from tenacity import RetryCallState
 
 from streams.backoff import retrying
@@ -32,6 +38,15 @@ class TopicSpec(NamedTuple):
     configs: dict[str, str]
 
 
+#: Inputs and outputs keep records for the retention time; the internal topics that are
+#: read in full keep the newest record per key. Set explicitly, not left to the broker's
+#: default, which a cluster may have changed.
+DELETED: dict[str, str] = {"cleanup.policy": "delete"}
+COMPACTED: dict[str, str] = {"cleanup.policy": "compact"}
+#: The Faust tables of the worker (``streams/app.py``); each has a changelog topic.
+TABLE_NAMES = ("match_to_state",)
+
+
 def service_topics(settings: Settings) -> list[TopicSpec]:
     """Inputs and outputs share ``TOPIC_PARTITIONS``; the results and scores topics have one
     partition and keep the newest record per key (every worker reads them in full)."""
@@ -42,11 +57,42 @@ def service_topics(settings: Settings) -> list[TopicSpec]:
         settings.predictions_dlq_topic,
         settings.predictions_shadow_topic,
     ]
-    topics = [TopicSpec(name, settings.topic_partitions, {}) for name in shared]
-    compacted = {"cleanup.policy": "compact"}
-    topics.append(TopicSpec(settings.results_topic, 1, compacted))
-    topics.append(TopicSpec(settings.scores_topic, 1, compacted))
+    topics = [TopicSpec(name, settings.topic_partitions, DELETED) for name in shared]
+    topics.append(TopicSpec(settings.results_topic, 1, COMPACTED))
+    topics.append(TopicSpec(settings.scores_topic, 1, COMPACTED))
     return topics
+
+
+def changelog_topics(settings: Settings) -> list[TopicSpec]:
+    """The tables' changelogs as Faust declares them: ``{app id}-{table}-changelog``,
+    compacted, with the inputs' partition count (partition i holds the state of the
+    matches of input partition i). The worker leaves them to Faust; ``streams topics``
+    makes them ahead, so they get TOPIC_REPLICATION_FACTOR replicas too."""
+    return [
+        TopicSpec(
+            f"{settings.consumer_group}-{table}-changelog", settings.topic_partitions, COMPACTED
+        )
+        for table in TABLE_NAMES
+    ]
+
+
+@dataclass
+class TopicCheck:
+    """What :func:`create_missing` found and did."""
+
+    #: Every wanted topic that exists, with its partition count (before any creation).
+    existing: dict[str, int] = field(default_factory=dict)
+    created: list[str] = field(default_factory=list)
+    #: Wanted topics that could not be created, with the broker's reason.
+    failed: dict[str, str] = field(default_factory=dict)
+
+    def mismatched(self, specs: list[TopicSpec]) -> list[tuple[TopicSpec, int]]:
+        """Existing topics whose partition count is not the wanted one, with that count."""
+        return [
+            (spec, self.existing[spec.name])
+            for spec in specs
+            if spec.name in self.existing and self.existing[spec.name] != spec.partitions
+        ]
 
 
 def _unreachable(error: BaseException) -> bool:
@@ -94,39 +140,76 @@ async def ensure_topics(settings: Settings, give_up_after: float | None = None) 
 
 
 async def _create_missing(admin: AIOKafkaAdminClient, settings: Settings) -> list[str]:
-    wanted = {spec.name: spec for spec in service_topics(settings)}
+    wanted = service_topics(settings)
+    check = await create_missing(admin, wanted, settings.topic_replication_factor)
+    for spec, count in check.mismatched(wanted):
+        log.warning(
+            "topic_partition_mismatch", topic=spec.name, partitions=count, expected=spec.partitions
+        )
+    for name, reason in check.failed.items():
+        # Faust's own declaration of the topic reports it again, and stops the worker.
+        log.warning("topic_not_created", topic=name, reason=reason)
+    if check.created:
+        log.info("topics_created", topics=check.created)
+    return check.created
+
+
+async def existing_partitions(
+    admin: AIOKafkaAdminClient, names: list[str], *, listed: bool = True
+) -> dict[str, int]:
+    """The partition count of each of ``names`` that exists (``listed=False``: ``names``
+    are known to exist)."""
     # Describe only topics that exist: a metadata request for a missing topic may
     # auto-create it with the broker's default partition count.
-    listed = set(await admin.list_topics())
-    present = [name for name in wanted if name in listed]
-    existing = await admin.describe_topics(present) if present else []
-    counts = {t["topic"]: len(t["partitions"]) for t in existing if t.get("error_code", 0) == 0}
-    for name, count in counts.items():
-        if count != wanted[name].partitions:
-            log.warning(
-                "topic_partition_mismatch",
-                topic=name,
-                partitions=count,
-                expected=wanted[name].partitions,
-            )
-    missing = [name for name in wanted if name not in counts]
-    if not missing:
-        return []
+    present = names
+    if listed:
+        found = set(await admin.list_topics())
+        present = [name for name in names if name in found]
+    described = await admin.describe_topics(present) if present else []
+    return {t["topic"]: len(t["partitions"]) for t in described if t.get("error_code", 0) == 0}
+
+
+async def create_missing(
+    admin: AIOKafkaAdminClient, specs: list[TopicSpec], replicas: int, *, dry_run: bool = False
+) -> TopicCheck:
+    """Create those of ``specs`` that do not exist, with ``replicas`` replicas; existing
+    topics are left as they are (their partitions are reported in the check).
+
+    With ``dry_run`` nothing is created: the check's ``created`` lists what would be.
+    """
+    check = TopicCheck(existing=await existing_partitions(admin, [s.name for s in specs]))
+    missing = [spec for spec in specs if spec.name not in check.existing]
+    if dry_run or not missing:
+        check.created = [spec.name for spec in missing]
+        return check
     try:
-        await admin.create_topics(
-            [
-                NewTopic(name, wanted[name].partitions, 1, topic_configs=wanted[name].configs)
-                for name in missing
-            ]
+        response = await admin.create_topics(
+            [NewTopic(s.name, s.partitions, replicas, topic_configs=s.configs) for s in missing]
         )
+        errors = response.topic_errors
     except TopicAlreadyExistsError:
-        pass  # another worker created them first
+        errors = []  # another worker created them first
     except KafkaError as exc:
         if "TopicAlreadyExists" not in repr(exc):
             raise
-    await _wait_for_leaders(admin, missing)
-    log.info("topics_created", topics=missing)
-    return missing
+        errors = []
+    # The broker answers per topic, and aiokafka returns those errors instead of raising.
+    refused, raced = {}, []
+    for name, code, *message in errors:
+        if code == TopicAlreadyExistsError.errno:
+            raced.append(name)  # made meanwhile, or listed late by the broker's metadata
+        elif code:
+            refused[name] = f"{for_code(code).__name__} {' '.join(map(str, message))}".strip()
+    if raced:
+        # Someone else's topic, maybe still without leaders: its partitions are whatever
+        # they chose, so look once it is described in full.
+        await _wait_for_leaders(admin, raced)
+        check.existing |= await existing_partitions(admin, raced, listed=False)
+    check.failed = refused
+    check.created = [s.name for s in missing if s.name not in refused and s.name not in raced]
+    if check.created:
+        await _wait_for_leaders(admin, check.created)
+    return check
 
 
 async def _wait_for_leaders(admin: AIOKafkaAdminClient, names: list[str]) -> None:
