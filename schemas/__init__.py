@@ -4,7 +4,15 @@ from schemas.common import MAX_ID_LENGTH, OUTCOMES, Outcome, Status
 from schemas.dead_letter import DeadLetter, DeadLetterReason, Encoding, ErrorType
 from schemas.errors import classify_validation_error
 from schemas.livescore import Livescore
-from schemas.match_memory import PHASES, Forecast, MatchMemory, Phase, phase_of
+from schemas.match_memory import (
+    PHASES,
+    Forecast,
+    MatchMemory,
+    MatchTeams,
+    Phase,
+    TimelinePoint,
+    phase_of,
+)
 from schemas.match_request import MatchRequest
 from schemas.match_result import MatchResult
 from schemas.match_score import MatchScore
@@ -33,12 +41,14 @@ __all__ = [
     "MatchRequest",
     "MatchResult",
     "MatchScore",
+    "MatchTeams",
     "ModelRef",
     "Outcome",
     "Phase",
     "Prediction",
     "Probabilities",
     "Status",
+    "TimelinePoint",
     "Trigger",
     "classify_validation_error",
     "phase_of",

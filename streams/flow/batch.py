@@ -37,6 +37,7 @@ from streams.flow.publish import Published, Publisher, Sending
 from streams.flow.records import RawRecord
 from streams.flow.scoring import remember_forecast, score_match
 from streams.flow.shadow import ShadowRun, ShadowRunner
+from streams.flow.timeline import remember_point, remember_teams
 from streams.live.feature_store import FeatureStore
 from streams.live.model_server import ModelServer
 from streams.live.team_ratings import TeamRatings
@@ -205,12 +206,17 @@ class BatchProcessor:
         predicted: dict[str, list[Prediction]] = defaultdict(list)
         for prediction in forecasts:
             predicted[prediction.match_id].append(prediction)
+        jobs = {job.record.match_id: job for job in batch.resolved}
         now = dt.datetime.now(dt.UTC)
 
         def change(match_id: str, memory: MatchMemory) -> None:
             remember_states({match_id: memory}, events.get(match_id, ()))
+            # A request is answered for the stored state: its red cards are there.
+            states = (*events.get(match_id, ()), *((memory.state,) if memory.state else ()))
             for prediction in predicted.get(match_id, ()):
                 remember_forecast(memory, prediction)
+                remember_point(memory, prediction, states)
+            remember_teams(memory, jobs.get(match_id))
 
         self.memories.update(batch.memories, change, now)
 

@@ -34,6 +34,13 @@ def partition_of(match_id: str, partitions: int) -> int:
     return int(DefaultPartitioner()(match_id.encode(), list(range(partitions)), []))
 
 
+def owned_partitions(app: faust.App, source_topic: str) -> set[int]:
+    """Partitions of the match memory this worker writes (as the input topic's); the
+    table may also hold standby copies of other workers' partitions."""
+    actives = app.assignor.assigned_actives()
+    return {tp.partition for tp in actives if tp.topic == source_topic}
+
+
 class MemoryJanitor(PollingService):
     """Sweeps the match memory of this worker's partitions every minute."""
 
@@ -57,9 +64,7 @@ class MemoryJanitor(PollingService):
         self.forgotten = 0
 
     def owned(self) -> set[int]:
-        """Partitions of the match memory this worker writes (as the input topic's)."""
-        actives = self.app.assignor.assigned_actives()
-        return {tp.partition for tp in actives if tp.topic == self.source_topic}
+        return owned_partitions(self.app, self.source_topic)
 
     async def poll(self) -> None:
         owned = self.owned()

@@ -27,12 +27,13 @@ from typing import Final, Literal
 
 from models.features import Result, TeamState, apply_result
 from schemas import MatchResult
-from schemas.features import NEW_TEAM
+from schemas.features import NEW_TEAM, TEAM_FEATURE_COLUMNS
 from streams.live.feature_snapshot import FeatureSnapshot, Fixture
 from streams.newest import outranks
 
 #: Results shown on the status page.
 RECENT_APPLIED: Final = 10
+_ELO: Final = TEAM_FEATURE_COLUMNS.index("elo")
 
 Offer = Literal["applied", "corrected", "pending", "duplicate", "stale", "in_snapshot", "no_state"]
 Features = tuple[float, ...]
@@ -92,6 +93,23 @@ class TeamRatings:
             return NEW_TEAM, False
         found = self.snapshot.teams.get(name)
         return (found, True) if found is not None else (NEW_TEAM, history is not None)
+
+    def elo_change(self, match_id: str) -> tuple[tuple[float, float], tuple[float, float]] | None:
+        """Both teams' Elo before and after a result the stream applied, or None (no such
+        result read yet, or it is in the snapshot, where there is no before).
+
+        Read from the point-in-time history, so it holds for any applied result, not only
+        the last few kept in ``recent``; a team plays once a day, so the day after the
+        match is "after"."""
+        result = self.results.get(match_id)
+        if result is None or self.snapshot is None or self.snapshot.states is None:
+            return None
+        day_after = result.date + dt.timedelta(days=1)
+        home, away = (
+            (self.team_at(team, result.date)[0][_ELO], self.team_at(team, day_after)[0][_ELO])
+            for team in (result.home_team, result.away_team)
+        )
+        return home, away
 
     def current(self) -> dict[str, Features]:
         """Every known team's features after every applied result."""

@@ -1,6 +1,6 @@
 """The contract's HTTP paths (/, /health, /ready, /metrics, /model, /predictions/{match_id},
-POST /model/reload, POST /model/promote, POST /hooks/mlflow) and the service's own:
-/status.json and /ratings."""
+POST /model/reload, POST /model/promote, POST /hooks/mlflow, the match pages of
+:mod:`streams.ops.web.matches`) and the service's own: /status.json and /ratings."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from streams.ops.readiness import not_ready_reasons
 from streams.ops.status import model_status, status_report
 from streams.ops.web.auth import Refusal, check_bearer, check_webhook
 from streams.ops.web.hooks import PromoteRequest, WebhookEvent
+from streams.ops.web.matches import register_match_views
 
 PROMETHEUS_TEXT = "text/plain; version=0.0.4"
 STATUS_PAGE = resources.files("streams.ops.web").joinpath("status_page.html").read_text("utf-8")
@@ -151,3 +152,5 @@ def register_views(app: faust.App, worker: WorkerHandle) -> None:
                 return self.json({"reloaded": False, "reason": "not an alias of this model"})
             swapped = await worker.models.refresh()
             return self.json({"reloaded": True, "swapped": swapped})
+
+    register_match_views(app, worker)

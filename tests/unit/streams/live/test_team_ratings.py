@@ -168,3 +168,21 @@ def test_unknown_teams_and_rating_changes_are_reported(
     assert applied.away_elo[1] == pytest.approx(3000.0 - applied.home_elo[1])
     assert ratings.team_at("Atlantis", dt.date(2030, 1, 1))[1], "known once it has played"
     assert ratings.team_at("Atlantis", dt.date(2030, 1, 2))[0][0] == applied.home_elo[1]
+
+
+def test_elo_change_of_an_applied_result(season: tuple[pd.DataFrame, FeatureSnapshot]) -> None:
+    results, snapshot = season
+    later = as_results(results.iloc[SPLIT:])
+    ratings = folded(snapshot, later)
+    assert ratings.elo_change(later[0].match_id) is not None
+    first = later[0]
+    before = folded(snapshot, []).team_at(first.home_team, first.date)[0][0]
+    after = folded(snapshot, [first]).team_at(first.home_team, dt.date(2100, 1, 1))[0][0]
+    home, away = ratings.elo_change(first.match_id) or ((0.0, 0.0), (0.0, 0.0))
+    assert home == (before, after), "read from the history, long after the result came"
+    # Elo moves as much as it takes from the other side (a zero-sum exchange).
+    assert home[1] - home[0] == pytest.approx(away[0] - away[1])
+    assert ratings.elo_change("never-played") is None
+    in_snapshot = as_results(results.iloc[:1])[0]
+    assert ratings.offer(in_snapshot) == "in_snapshot"
+    assert ratings.elo_change(in_snapshot.match_id) is None

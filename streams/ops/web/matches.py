@@ -1,0 +1,142 @@
+"""Match pages: ``GET /matches`` and ``GET /matches/{match_id}`` (HTML, one static page
+whose script draws everything) and their data, ``GET /matches.json`` and
+``GET /matches/{match_id}.json``.
+
+The data is the match's memory in the ``match_to_state`` table, which only the worker
+owning the match's partition writes. A match's JSON asked of another worker is proxied to
+the owner, found with Faust's own table routing (``app.router.key_store``, the lookup
+behind ``app.table_route``); so the page works on any worker behind one address. The list
+is of this worker's partitions only, and names the workers holding the others.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from importlib import resources
+from typing import Final
+
+import aiohttp
+import faust
+import structlog
+from faust.web import Request, Response, View
+from yarl import URL
+
+from streams.flow.match_state import MatchMemories
+from streams.flow.memory_janitor import owned_partitions, partition_of
+from streams.handle import WorkerHandle
+from streams.ops.matches import match_list, match_view
+
+log = structlog.get_logger(__name__)
+
+MATCH_PAGES = resources.files("streams.ops.web").joinpath("match_pages.html").read_text("utf-8")
+#: The table of match memories (as named in ``streams.app``).
+MATCH_TABLE: Final = "match_to_state"
+#: Set on a proxied request: the owner answers it itself, whatever its own routing says
+#: (during a rebalance two workers may each think the other owns a match).
+ROUTED_HEADER: Final = "X-Soccerpredict-Routed"
+PROXY_TIMEOUT = aiohttp.ClientTimeout(total=5.0)
+#: The page's script and style are inline; nothing else may load, and data only from here.
+PAGE_HEADERS: Final = {
+    "Cache-Control": "no-store",
+    "Content-Security-Policy": (
+        "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; "
+        "connect-src 'self'; img-src data:; base-uri 'none'; form-action 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+}
+JSON_HEADERS: Final = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
+
+
+def _ident(url: URL) -> tuple[str, int]:
+    return (url.host or "", url.port or 80)
+
+
+def owner_of(app: faust.App, match_id: str) -> URL | None:
+    """The web address of the worker owning ``match_id``; None when it is this one, or
+    when no assignment says (before the first rebalance ends: serve what is here)."""
+    try:
+        owner = URL(str(app.router.key_store(MATCH_TABLE, match_id)))
+    except Exception:  # no assignment or metadata yet: nothing to route by
+        return None
+    return None if _ident(owner) == _ident(URL(str(app.conf.canonical_url))) else owner
+
+
+def other_workers(app: faust.App) -> list[str]:
+    """The other workers holding partitions of the table, by their web address."""
+    try:
+        hosts = app.router.table_metadata(MATCH_TABLE)
+    except Exception:  # before the first assignment there are none known
+        return []
+    me = _ident(URL(str(app.conf.canonical_url)))
+    return [str(url) for url in hosts if _ident(URL(str(url))) != me]
+
+
+def register_match_views(app: faust.App, worker: WorkerHandle) -> None:
+    """Attach the match pages to ``app``; they read the worker's ``match_to_state``."""
+    # Its own decoded copies, so reading never touches the batch processor's.
+    memories = MatchMemories(app.tables[MATCH_TABLE])
+    partitions = worker.settings.topic_partitions
+    source_topic = worker.settings.livescores_topic
+
+    def served_by() -> str:
+        return str(app.conf.canonical_url)
+
+    def page(view: View) -> Response:
+        return view.html(MATCH_PAGES, headers=dict(PAGE_HEADERS))
+
+    def json_of(view: View, body: bytes, status: int = 200) -> Response:
+        return view.bytes(
+            body, content_type="application/json", status=status, headers=dict(JSON_HEADERS)
+        )
+
+    async def proxied(view: View, request: Request, owner: URL) -> Response:
+        url = request.url.with_scheme(owner.scheme or "http").with_host(owner.host or "")
+        url = url.with_port(owner.port)
+        try:
+            async with app.http_client.get(
+                url, headers={ROUTED_HEADER: "1"}, timeout=PROXY_TIMEOUT
+            ) as answer:
+                return json_of(view, await answer.read(), answer.status)
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            log.warning("match_proxy_failed", url=str(url), error=repr(exc))
+            body = {"error": f"the worker owning this match ({owner}) did not answer: {exc!r}"}
+            return view.json(body, status=502, headers=dict(JSON_HEADERS))
+
+    def one_match(view: View, match_id: str) -> Response:
+        now = dt.datetime.now(dt.UTC)
+        if app.tables[MATCH_TABLE].get(match_id) is None:
+            return view.json(
+                {"error": f"no match {match_id!r} on this worker"},
+                status=404,
+                headers=dict(JSON_HEADERS),
+            )
+        memory = memories.load([match_id], now)[match_id]
+        data = match_view(match_id, memory, served_by(), worker.ratings.elo_change(match_id))
+        return json_of(view, data.model_dump_json().encode())
+
+    @app.page("/matches")
+    class Matches(View):
+        async def get(self, request: Request) -> Response:
+            return page(self)
+
+    @app.page("/matches.json")
+    class MatchesJson(View):
+        async def get(self, request: Request) -> Response:
+            owned = owned_partitions(app, source_topic)
+            ids = [m for m, _ in memories.items() if partition_of(m, partitions) in owned]
+            loaded = memories.load(ids, dt.datetime.now(dt.UTC))
+            memories.prune()  # forget copies of matches gone or moved since the last call
+            listed = match_list(loaded.items(), served_by(), owned, other_workers(app))
+            return json_of(self, listed.model_dump_json().encode())
+
+    @app.page("/matches/{match_id}")
+    class Match(View):
+        async def get(self, request: Request, match_id: str) -> Response:
+            # One route for both: the page and its data share the match's path.
+            if not match_id.endswith(".json"):
+                return page(self)
+            match_id = match_id.removesuffix(".json")
+            owner = None if request.headers.get(ROUTED_HEADER) else owner_of(app, match_id)
+            if owner is not None:
+                return await proxied(self, request, owner)
+            return one_match(self, match_id)
