@@ -1,0 +1,218 @@
+"""Match pages on a real worker: a replayed match drawn in headless Chromium, its chart
+against Redis, and the chart again after a restart (state rebuilt from the changelog)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis.asyncio as aioredis
+
+from devstack.worker import REPO, WorkerProcess, http_get
+from streams.settings import Settings
+from tests.browser import Page, chromium_path, open_page
+from tests.conftest import RunningStack, topics_deleted_after
+from tests.harness import collect, produce
+from tests.integration.conftest import TrainedRegistry
+from tests.integration.module_worker import module_settings
+from tests.integration.test_pipeline_e2e import livescore, request
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
+ARTIFACTS = REPO / "test-artifacts"
+#: Not in the feature tables: the events name the teams, and one name is markup.
+MATCH = "wc-final-xss"
+HOME = '<img src=x onerror="document.title=1">Argentina'
+AWAY = "France & <b>Co</b>"
+TEAMS = {"home_team": HOME, "away_team": AWAY, "tournament": "FIFA World Cup"}
+FIRST_HALF = [(0, 0, 0, {}), (23, 1, 0, {}), (36, 2, 0, {}), (45, 2, 0, {"status": "halftime"})]
+SECOND_HALF = [(80, 2, 1, {}), (81, 2, 2, {"away_red_cards": 1}), (90, 2, 2, {})]
+
+
+@pytest.fixture(scope="module")
+def pages_settings(
+    stack: RunningStack, trained_registry: TrainedRegistry, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Settings]:
+    settings = module_settings(stack, trained_registry, tmp_path_factory.mktemp("match-pages"))
+    with topics_deleted_after(settings):
+        yield settings
+
+
+@pytest.fixture(scope="module")
+def pages_worker(
+    pages_settings: Settings, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[WorkerProcess]:
+    process = WorkerProcess(pages_settings, tmp_path_factory.mktemp("logs") / "w.log").launch()
+    try:
+        process.wait_ready()
+        yield process
+    finally:
+        process.stop()
+
+
+def events(states: list[tuple[int, int, int, dict[str, Any]]], first_seq: int) -> list:
+    return [
+        livescore(MATCH, first_seq + i, minute, home, away, **(TEAMS | extra))
+        for i, (minute, home, away, extra) in enumerate(states)
+    ]
+
+
+async def predictions_of(settings: Settings, match_id: str, count: int) -> list[dict[str, Any]]:
+    records = await collect(
+        settings,
+        settings.predictions_topic,
+        lambda rs: sum(r["match_id"] == match_id for r in rs) >= count,
+        timeout=30,
+    )
+    return [r for r in records if r["match_id"] == match_id]
+
+
+async def redis_value(settings: Settings, match_id: str) -> dict[str, Any]:
+    url = settings.redis_url
+    # REDIS_URL may carry credentials, so it may be a secret.
+    plain = url.get_secret_value() if hasattr(url, "get_secret_value") else url
+    client = aioredis.from_url(str(plain))
+    try:
+        return dict(json.loads(await client.get(settings.redis_key(match_id))))
+    finally:
+        await client.aclose()
+
+
+def match_json(worker: WorkerProcess, match_id: str) -> dict[str, Any]:
+    status, body = http_get(f"{worker.base_url}/matches/{match_id}.json")
+    assert status == 200, body
+    return dict(json.loads(body))
+
+
+async def chart_points(page: Page, count: int, timeout: float = 15.0) -> list[dict[str, str]]:
+    """The chart's points once it has ``count`` of them (the page redraws every 2 s)."""
+    expression = "[...document.querySelectorAll('#chart .point')].map(g => ({...g.dataset}))"
+    points: list[dict[str, str]] = []
+    async with asyncio.timeout(timeout):
+        while len(points) != count:
+            await asyncio.sleep(0.25)
+            points = await page.evaluate(expression) or []
+    return points
+
+
+def same_prediction(point: dict[str, str], stored: dict[str, Any]) -> bool:
+    p = stored["probabilities"]
+    seq = "" if stored["seq"] is None else str(stored["seq"])
+    return (
+        (float(point["home"]), float(point["draw"]), float(point["away"]))
+        == (p["home"], p["draw"], p["away"])
+        and point["seq"] == seq
+        and point["version"] == stored["model"]["version"]
+    )
+
+
+async def test_a_replayed_match_in_headless_chromium(
+    pages_worker: WorkerProcess, pages_settings: Settings, tmp_path: Path
+) -> None:
+    assert chromium_path(), "chromium is missing (scripts/bootstrap.sh installs it)"
+    pre_match = request(MATCH, "pre", **TEAMS)
+    await produce(pages_settings, pages_settings.match_requests_topic, [pre_match])
+    await predictions_of(pages_settings, MATCH, 1)
+    await produce(pages_settings, pages_settings.livescores_topic, events(FIRST_HALF, 0))
+    await predictions_of(pages_settings, MATCH, 1 + len(FIRST_HALF))
+
+    async with open_page(f"{pages_worker.base_url}/matches", tmp_path / "list") as page:
+        await page.wait_for_text(f"{HOME} v {AWAY}", "2-0", "halftime")
+        sparkline = await page.evaluate("document.querySelectorAll('#matches svg polyline').length")
+        markup = await page.evaluate("document.querySelectorAll('img, b').length")
+        await page.screenshot(ARTIFACTS / "match_list.png")
+        assert page.problems == [], page.problems
+    assert sparkline == 3, "one line per outcome"
+    assert markup == 0, "team names are text, never markup"
+
+    url = f"{pages_worker.base_url}/matches/{MATCH}"
+    async with open_page(url, tmp_path / "match") as page:
+        await page.wait_for_text(f"{HOME} v {AWAY}", "2 \u2013 0", "(model v")
+        points = await chart_points(page, 1 + len(FIRST_HALF))
+        assert same_prediction(points[-1], await redis_value(pages_settings, MATCH))
+        # The second half arrives while the page is open: it redraws by itself.
+        await produce(
+            pages_settings, pages_settings.livescores_topic, events(SECOND_HALF, len(FIRST_HALF))
+        )
+        await produce(pages_settings, pages_settings.match_requests_topic, [request(MATCH, "late")])
+        expected = 1 + len(FIRST_HALF) + len(SECOND_HALF) + 1
+        published = await predictions_of(pages_settings, MATCH, expected)
+        points = await chart_points(page, len(published))
+        assert same_prediction(points[-1], await redis_value(pages_settings, MATCH))
+        assert [p["kind"] for p in points][:2] == ["pre-match", "livescore"]
+        marks = await page.evaluate(
+            "[document.querySelectorAll('#chart circle.ball').length,"
+            " document.querySelectorAll('#chart rect.red').length]"
+        )
+        title = await page.evaluate("document.title")
+        has_img = await page.evaluate("document.querySelectorAll('img, b').length")
+        await page.screenshot(ARTIFACTS / "match_page.png")
+        assert page.problems == [], page.problems
+    assert title.startswith(HOME), "team names are text, never markup"
+    assert has_img == 0
+    assert marks == [4, 1], "four goals and a red card marked"
+
+    data = match_json(pages_worker, MATCH)
+    assert [(e["kind"], e["side"], e["minute"]) for e in data["events"]] == [
+        ("goal", "home", 23),
+        ("goal", "home", 36),
+        ("goal", "away", 80),
+        ("goal", "away", 81),
+        ("red_card", "away", 81),
+    ]
+    assert data["pre_match"]["kind"] == "pre-match"
+    assert len(data["points"]) == len(published)
+
+
+async def test_a_finished_match_shows_both_rating_changes(
+    pages_worker: WorkerProcess, pages_settings: Settings
+) -> None:
+    # Known teams in a match the snapshot does not hold, so the stream applies its result.
+    teams = sorted(json.loads(http_get(f"{pages_worker.base_url}/ratings")[1])["teams"])
+    match_id = "rated-final"
+    fixture = {"home_team": teams[0], "away_team": teams[1], "date": "2030-07-19"}
+    states = [(0, 0, 0, {}), (50, 1, 0, {}), (90, 1, 0, {"status": "finished"})]
+    await produce(
+        pages_settings,
+        pages_settings.livescores_topic,
+        [
+            livescore(match_id, i, m, h, a, **(fixture | extra))
+            for i, (m, h, a, extra) in enumerate(states)
+        ],
+    )
+    await predictions_of(pages_settings, match_id, len(states))
+    data: dict[str, Any] = {}
+    for _ in range(60):  # the result goes through the results topic to the ratings
+        data = match_json(pages_worker, match_id)
+        if data["rating_changes"]:
+            break
+        await asyncio.sleep(0.25)
+    assert (data["status"], data["home_team"], data["away_team"]) == ("finished", *teams[:2])
+    changes = data["rating_changes"]
+    assert changes, "the stream applied the result"
+    assert [c["team"] for c in changes] == teams[:2]
+    assert changes[0]["change"] > 0 > changes[1]["change"], "the winner gains, the loser pays"
+
+
+async def test_the_chart_survives_a_restart(
+    pages_worker: WorkerProcess, pages_settings: Settings, tmp_path: Path
+) -> None:
+    before = match_json(pages_worker, MATCH)
+    assert len(before["points"]) >= 2, "the first test replayed the match"
+    await asyncio.sleep(1.5)  # past the commit interval: the inputs are not read again
+    pages_worker.kill()
+    restarted = WorkerProcess(pages_settings, tmp_path / "restarted.log").launch()
+    try:
+        restarted.wait_ready()
+        after = match_json(restarted, MATCH)
+        async with open_page(f"{restarted.base_url}/matches/{MATCH}", tmp_path / "p") as page:
+            points = await chart_points(page, len(before["points"]))
+            await page.screenshot(ARTIFACTS / "match_page_restarted.png")
+            assert page.problems == [], page.problems
+    finally:
+        restarted.stop()
+    assert after["points"] == before["points"], "rebuilt from the changelog, point for point"
+    assert same_prediction(points[-1], await redis_value(pages_settings, MATCH))
