@@ -7,7 +7,7 @@ import binascii
 import datetime as dt
 from typing import Final, Literal, Self
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, PrivateAttr, field_validator, model_validator
 
 from schemas.common import OutputRecord, Timestamp
 
@@ -57,6 +57,9 @@ class DeadLetter(OutputRecord):
     payload_encoding: Encoding | None = Field(description="How payload is encoded.")
     error: DeadLetterReason
     received_at: Timestamp
+    #: The input's W3C trace context (``streams.flow.trace_context.TraceParent``), carried
+    #: from the input to the dead letter's Kafka headers; not part of the record's JSON.
+    _trace: object | None = PrivateAttr(default=None)
 
     @model_validator(mode="after")
     def _encodings_match_values(self) -> Self:

@@ -37,6 +37,7 @@ from streams.ops.consumer_lag import ConsumerLag
 from streams.ops.evaluation import comparison_rows
 from streams.ops.recent import RecentPredictions
 from streams.ops.throughput import Throughput
+from streams.ops.traces import tracing_for
 from streams.ops.web.views import register_views
 from streams.settings import Settings
 from streams.sinks.kafka_sender import producer_sender
@@ -162,6 +163,8 @@ def create_app(settings: Settings) -> WorkerHandle:
         recent=RecentPredictions(),
     )
 
+    # Trace headers onto outputs; spans exported only with OTEL_EXPORTER_OTLP_ENDPOINT.
+    tracing, trace_export = tracing_for(settings)
     publisher = Publisher(
         predictions=producer_sender(app, settings.predictions_topic),
         dead_letters=producer_sender(app, settings.predictions_dlq_topic),
@@ -171,6 +174,7 @@ def create_app(settings: Settings) -> WorkerHandle:
         latest=latest,
         redis_key=settings.redis_key,
         metrics=metrics,
+        tracing=tracing,
     )
     publisher.on_published.append(worker.recent.add)
     memories = MatchMemories(match_to_state)
@@ -214,6 +218,8 @@ def create_app(settings: Settings) -> WorkerHandle:
     ]
     if results is not None:
         services.append(results)
+    if trace_export is not None:
+        services.append(trace_export)  # stopped after the agents: flushes their last spans
     if settings.gc_freeze:
         freezer = HeapFreezer([models.ready, features.ready])
         models.on_swap.append(freezer.after_swap)

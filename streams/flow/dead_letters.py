@@ -37,6 +37,7 @@ def dead_letter(raw: RawRecord, reason: ErrorType, message: str, metrics: Metric
         error_type=reason,
         message=message,
     )
+    letter._trace = raw.trace  # its headers carry a child of the input's trace
     metrics.dead_letters.labels(reason=reason).inc()
     log.info("dead_letter", at=raw.location, reason=reason, message=letter.error.message[:200])
     return letter

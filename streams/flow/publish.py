@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import structlog
 from aiokafka.errors import KafkaConnectionError, KafkaError, KafkaTimeoutError, NodeNotReadyError
@@ -21,9 +21,10 @@ from tenacity import RetryCallState
 from schemas import DeadLetter, MatchResult, MatchScore, Prediction, Trigger
 from streams.backoff import retrying
 from streams.flow.records import RawRecord
+from streams.flow.trace_context import Source, Span, TraceParent, Tracing
 from streams.metrics import Metrics
 from streams.newest import seq_rank
-from streams.sinks.kafka_sender import Sender
+from streams.sinks.kafka_sender import Headers, Sender
 from streams.sinks.redis_latest import LatestValue, RedisLatestSink
 
 log = structlog.get_logger(__name__)
@@ -51,11 +52,12 @@ class _RetriableFailures(Exception):
 
 @dataclass(frozen=True, slots=True)
 class Outgoing:
-    """One record to produce: where, its key and its bytes."""
+    """One record to produce: where, its key, its bytes, and its headers (trace context)."""
 
     send: Sender
     key: bytes | None
     value: bytes
+    headers: Headers | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +79,8 @@ class Sending:
     latest: list[LatestValue]
     trigger: Trigger
     sent_at: float
+    #: The spans of the outputs (exported traces only), ended once they are acknowledged.
+    spans: list[Span] = field(default_factory=list)
 
 
 class Publisher:
@@ -99,6 +103,7 @@ class Publisher:
         latest: RedisLatestSink,
         redis_key: Callable[[str], str],
         metrics: Metrics,
+        tracing: Tracing | None = None,
     ) -> None:
         self.predictions = predictions
         self.dead_letters = dead_letters
@@ -108,6 +113,7 @@ class Publisher:
         self.latest = latest
         self.redis_key = redis_key
         self.metrics = metrics
+        self.tracing = tracing or Tracing()
         #: Called with each batch's predictions once the broker acknowledged them.
         self.on_published: list[Callable[[Sequence[Prediction]], None]] = []
 
@@ -127,16 +133,35 @@ class Publisher:
         """
         records: list[Outgoing] = []
         latest: list[LatestValue] = []
+        spans: list[Span] = []
+        # Trace headers only for inputs that carried a context, or for all when spans are
+        # exported: without either, the hot path pays one test per output.
+        exporting = self.tracing.exporting
+        started_ns = _epoch_ns(compute_started) if exporting else None
         for item in published:
             prediction = item.prediction
             body = prediction.model_dump_json().encode()
-            records.append(Outgoing(self.predictions, prediction.match_id.encode(), body))
+            raw = item.raw
+            headers = None
+            if exporting or raw.trace is not None:
+                source = Source(raw.topic, raw.partition, raw.offset)
+                headers, span = self.tracing.child(raw.trace, source, "prediction", started_ns)
+                if span is not None:
+                    spans.append(span)
+            records.append(Outgoing(self.predictions, prediction.match_id.encode(), body, headers))
             key = self.redis_key(prediction.match_id)
             latest.append(LatestValue(key, seq_rank(prediction.seq), body.decode()))
-        records.extend(
-            Outgoing(self.dead_letters, letter.key_bytes(), letter.model_dump_json().encode())
-            for letter in letters
-        )
+        for letter in letters:
+            trace = letter._trace
+            headers = None
+            if exporting or trace is not None:
+                assert trace is None or isinstance(trace, TraceParent)
+                source = Source(letter.source_topic, letter.partition, letter.offset)
+                headers, span = self.tracing.child(trace, source, letter.error.type, started_ns)
+                if span is not None:
+                    spans.append(span)
+            body = letter.model_dump_json().encode()
+            records.append(Outgoing(self.dead_letters, letter.key_bytes(), body, headers))
         records.extend(
             Outgoing(self.results, result.match_id.encode(), result.model_dump_json().encode())
             for result in results
@@ -145,13 +170,18 @@ class Publisher:
         if compute_started is not None:
             self.metrics.batch_stage.labels(stage="compute").observe(sent_at - compute_started)
         issued = await _issue(records)
-        return Sending(records, issued, published, latest, trigger, sent_at)
+        return Sending(records, issued, published, latest, trigger, sent_at, spans)
 
     async def confirm(self, sending: Sending) -> None:
         """Wait until the broker acknowledged every output (re-sending what may succeed
         later), then write the latest predictions to Redis."""
         stage = self.metrics.batch_stage
-        await self.send_all(sending.records, sending.issued)
+        try:
+            await self.send_all(sending.records, sending.issued)
+        except BaseException as exc:
+            self.tracing.end(sending.spans, exc)
+            raise
+        self.tracing.end(sending.spans)
         acknowledged = time.perf_counter()
         stage.labels(stage="produce").observe(acknowledged - sending.sent_at)
         if sending.published:
@@ -256,7 +286,7 @@ async def _issue(records: list[Outgoing]) -> list[object]:
     issued: list[object] = []
     for record in records:
         try:
-            issued.append(await record.send(record.key, record.value))
+            issued.append(await record.send(record.key, record.value, record.headers))
         except Exception as exc:  # faust wraps broker errors in its own type
             issued.append(exc)
     return issued
@@ -274,6 +304,13 @@ async def _collect(
         for record, outcome in zip(records, outcomes, strict=True)
         if isinstance(outcome, BaseException)
     ]
+
+
+def _epoch_ns(perf_started: float | None) -> int | None:
+    """A ``time.perf_counter()`` instant as nanoseconds since the epoch (None: now)."""
+    if perf_started is None:
+        return None
+    return time.time_ns() - int((time.perf_counter() - perf_started) * 1e9)
 
 
 def _log_retry(state: RetryCallState) -> None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from streams.flow.trace_context import TraceParent, from_headers
+
 
 @dataclass(frozen=True, slots=True)
 class RawRecord:
@@ -16,6 +18,8 @@ class RawRecord:
     key: bytes | None
     value: bytes | None
     timestamp: float  # Kafka record timestamp, seconds since the epoch
+    #: The W3C trace context of its headers, if it had a valid one: its outputs carry a child.
+    trace: TraceParent | None = None
 
     @property
     def location(self) -> str:
@@ -32,4 +36,6 @@ class RawRecord:
             key=message.key,
             value=message.value,
             timestamp=message.timestamp,
+            # Most records have no headers: the parse runs only for those that do.
+            trace=from_headers(message.headers) if message.headers else None,
         )

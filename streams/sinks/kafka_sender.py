@@ -2,23 +2,33 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from typing import Any
+from collections.abc import Awaitable
+from typing import Any, Protocol
 
 import faust
 
-#: ``await send(key, value)`` hands the record to the producer and returns a future that
-#: resolves when the broker acknowledged it (or fails with the broker's error).
-Sender = Callable[[bytes | None, bytes], Awaitable[Awaitable[Any]]]
+#: Kafka record headers: (name, value) pairs.
+Headers = list[tuple[str, bytes]]
+
+
+class Sender(Protocol):
+    """``await send(key, value, headers)`` hands the record to the producer and returns a
+    future that resolves when the broker acknowledged it (or fails with the broker's error)."""
+
+    def __call__(
+        self, key: bytes | None, value: bytes, headers: Headers | None = None
+    ) -> Awaitable[Awaitable[Any]]: ...
 
 
 def producer_sender(app: faust.App, topic: str) -> Sender:
     """Produce straight through the app's producer: the Topic/Channel layer adds per-record
     bookkeeping the flow does not use, and this is the hot path."""
 
-    async def send(key: bytes | None, value: bytes) -> Awaitable[object]:
+    async def send(
+        key: bytes | None, value: bytes, headers: Headers | None = None
+    ) -> Awaitable[object]:
         return await app.producer.send(
-            topic, key, value, partition=None, timestamp=None, headers=None
+            topic, key, value, partition=None, timestamp=None, headers=headers
         )
 
     return send

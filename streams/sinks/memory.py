@@ -6,12 +6,16 @@ from __future__ import annotations
 import asyncio
 from collections import deque
 
+from streams.sinks.kafka_sender import Headers
+
 
 class InMemorySender:
     """Records every acknowledged ``(key, value)``; can be told to fail the next sends."""
 
     def __init__(self) -> None:
         self.records: list[tuple[bytes | None, bytes]] = []
+        #: The headers of each of ``records`` (None for a record sent without).
+        self.headers: list[Headers | None] = []
         self.attempts = 0
         self._failures: deque[BaseException] = deque()
 
@@ -19,12 +23,15 @@ class InMemorySender:
         """The next ``len(errors)`` sends are refused by the "broker" with these errors."""
         self._failures.extend(errors)
 
-    async def __call__(self, key: bytes | None, value: bytes) -> asyncio.Future[None]:
+    async def __call__(
+        self, key: bytes | None, value: bytes, headers: Headers | None = None
+    ) -> asyncio.Future[None]:
         self.attempts += 1
         acked: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         if self._failures:
             acked.set_exception(self._failures.popleft())
         else:
             self.records.append((key, value))
+            self.headers.append(headers)
             acked.set_result(None)
         return acked

@@ -18,7 +18,7 @@ from streams.metrics import Metrics
 
 def event(offset: int) -> Any:
     message = SimpleNamespace(
-        topic="in", partition=0, offset=offset, key=b"m1", value=b"{}", timestamp=0.0
+        topic="in", partition=0, offset=offset, key=b"m1", value=b"{}", timestamp=0.0, headers=[]
     )
     return SimpleNamespace(message=message)
 

@@ -124,3 +124,64 @@ async def test_a_broker_outage_is_waited_out() -> None:
 )
 def test_retry_policy(error: BaseException, retriable: bool) -> None:
     assert is_retriable(error) is retriable
+
+
+async def test_outputs_carry_a_child_of_their_inputs_trace_context() -> None:
+    import dataclasses
+
+    from streams.flow.trace_context import TraceParent, parse_traceparent
+
+    made, predictions, letters, _ = publisher()
+    parent = TraceParent("4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7", "01", "k=v")
+    traced = published(1)
+    traced = Published(dataclasses.replace(traced.raw, trace=parent), traced.prediction)
+    letter = dead_letter(dataclasses.replace(raw(b"{nope"), trace=parent), "schema", "x", Metrics())
+    untraced = dead_letter(raw(b"{nope"), "schema", "x", Metrics())
+
+    await made.publish([traced, published(2)], [letter, untraced], "livescore", None)
+
+    prediction_headers, no_headers = predictions.headers
+    assert no_headers is None and letters.headers[1] is None  # no context in, none out
+    for headers in (prediction_headers, letters.headers[0]):
+        assert headers is not None and dict(headers)["tracestate"] == b"k=v"
+        child = parse_traceparent(dict(headers)["traceparent"])
+        assert child is not None and child.trace_id == parent.trace_id
+        assert child.span_id != parent.span_id and child.flags == "01"
+    assert "_trace" not in letter.model_dump_json()  # the context is no field of the record
+
+
+async def test_exported_tracing_makes_one_span_per_output_parented_or_new() -> None:
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    from streams.flow.trace_context import TraceParent, parse_traceparent
+    from streams.ops.traces import ExportedTracing
+
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    made, predictions, _, _ = publisher()
+    made.tracing = ExportedTracing(provider, "group")
+    parent = TraceParent("4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7", "01")
+    import dataclasses
+
+    traced = published(1)
+    traced = Published(dataclasses.replace(traced.raw, trace=parent), traced.prediction)
+
+    await made.publish([traced, published(2)], [], "livescore", 0.0)
+
+    spans = exporter.get_finished_spans()
+    assert len(spans) == 2
+    headers = [dict(h or []) for h in predictions.headers]
+    children = [parse_traceparent(h["traceparent"]) for h in headers]
+    assert children[0] is not None and children[1] is not None
+    assert children[0].trace_id == parent.trace_id  # the input's trace, continued
+    assert children[1].trace_id != parent.trace_id  # no context in: a new trace
+    by_id = {f"{s.context.span_id:016x}": s for s in spans}
+    first = by_id[children[0].span_id]
+    assert first.parent is not None and f"{first.parent.span_id:016x}" == parent.span_id
+    assert by_id[children[1].span_id].parent is None
+    assert (
+        first.attributes is not None and first.attributes["soccerpredict.outcome"] == "prediction"
+    )
