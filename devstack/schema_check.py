@@ -1,8 +1,8 @@
 """The schema contract check: the exported JSON Schemas are fresh, and no change breaks the
 last committed ones without a major version bump and a changelog entry.
 
-Run ``python -m devstack.schema_check`` (``--baseline REF`` to compare with another git
-revision); ``make test`` runs it through ``tests/unit/schemas/test_json_schema.py``.
+Run ``python -m devstack.schema_check`` (``--baseline REF`` to compare with one git
+revision instead); ``make test`` runs it through ``tests/unit/schemas/test_json_schema.py``.
 
 Three checks, in order:
 
@@ -10,11 +10,16 @@ Three checks, in order:
    models, byte for byte. A stale, missing or left-over file fails with "run python -m
    schemas export". So even a compatible change (a new optional field, a new description)
    ships with its files.
-2. **Compatible.** The current export is compared with the files at the *baseline*: by
-   default ``HEAD`` when ``schemas/json/`` has uncommitted changes, else ``HEAD~1`` (what the
-   commit under test changed); ``SCHEMA_BASELINE`` or ``--baseline`` name another revision,
-   such as the branch a pull request goes into. The baseline cannot be the working tree: after
-   check 1 it always equals the export.
+2. **Compatible.** The current export is compared with two *baselines* from the history of
+   ``schemas/json/``: the **first commit of the current version** (so changes made step by
+   step under one ``SCHEMA_VERSION``, over several commits, are judged together, as the
+   consumers of that version see them), and the **last commit of the previous version**
+   (what consumers of that version were last given; a new version must be compatible with
+   it unless its major part went up). Either may be missing: no previous version yet, or a
+   version not committed yet (bumped in the working tree). A commit's version is the
+   ``x-schema-version`` of its files. ``SCHEMA_BASELINE`` or ``--baseline`` name one other
+   revision to compare with instead, such as the branch a pull request goes into. In a
+   shallow clone the walk stops at the oldest commit fetched, and says so in its label.
 3. **Announced.** Breaking changes pass only when the major part of ``SCHEMA_VERSION``
    (``schemas/json_schema.py``) is above the baseline's and the README's ``## Changelog``
    section names the new version (``2.0.0``). Any major bump needs that entry; a version
@@ -116,8 +121,8 @@ class Change:
 
 @dataclass(frozen=True)
 class Result:
-    """What ``run`` found: readable failures (none: pass) and the baseline it compared with
-    (None when there was none to read, so compatibility was not checked)."""
+    """What ``run`` found: readable failures (none: pass) and the baselines it compared with,
+    joined by "and" (None when there was none to read, so compatibility was not checked)."""
 
     errors: list[str]
     baseline: str | None
@@ -210,60 +215,93 @@ def run(root: Path = ROOT, baseline_ref: str | None = None) -> Result:
             f"({', '.join(stale)}): run {EXPORT_COMMAND} and commit the files."
         )
     try:
-        found = git_baseline(root, baseline_ref)
+        found = git_baselines(root, SCHEMA_VERSION, baseline_ref)
     except BaselineError as exc:
         return Result([*errors, str(exc)], None)
     if found is None:
         return Result(errors, None)
-    label, baseline = found
     readme = root / "README.md"
     changelog = changelog_section(readme.read_text(encoding="utf-8")) if readme.is_file() else ""
-    errors += contract_errors(baseline, export(SCHEMA_VERSION), changelog, label)
-    return Result(errors, label)
+    current = export(SCHEMA_VERSION)
+    for label, baseline in found:
+        errors += contract_errors(baseline, current, changelog, label)
+    return Result(errors, " and ".join(label for label, _ in found))
 
 
 class BaselineError(ValueError):
     """The baseline revision that was asked for does not exist."""
 
 
-def git_baseline(root: Path, ref: str | None = None) -> tuple[str, dict[str, Schema]] | None:
-    """The committed schemas to compare with, as (a label, schemas by file name); None when
-    git cannot say (no git, no repository, or a shallow clone without the parent commit).
+Baseline = tuple[str, dict[str, Schema]]
 
-    ``ref`` (else ``$SCHEMA_BASELINE``) names the revision; by default it is ``HEAD`` when
-    ``schemas/json/`` has uncommitted changes, else ``HEAD~1``. A revision without the folder
-    (before the schemas were first exported) gives no schemas: every record is new.
+
+def git_baselines(root: Path, version: str, ref: str | None = None) -> list[Baseline] | None:
+    """The committed schemas to compare the current ones (of ``version``) with, as (a label,
+    schemas by file name) each; None when git cannot say (no git, no repository).
+
+    ``ref`` (else ``$SCHEMA_BASELINE``) names the one revision to use. By default: the
+    first commit of ``version`` and the last commit of the version before it, found in the
+    history of ``schemas/json/`` from ``HEAD`` (see the module docstring). A history without
+    the folder gives one empty baseline: every record is new.
     """
     named = ref or os.environ.get(BASELINE_VARIABLE) or None
     try:
         if _git(root, "rev-parse", "--is-inside-work-tree").strip() != "true":
             return None
-        if not _has_commit(root, "HEAD"):
-            return "HEAD (no commits yet)", {}
-        if named is None:
-            dirty = _git(root, "status", "--porcelain", "--", FOLDER).strip()
-            ref = "HEAD" if dirty else "HEAD~1"
-        else:
-            ref = named
-        if not _has_commit(root, ref):
-            if named is not None:
+        if named is not None:
+            if not _has_commit(root, named):
                 raise BaselineError(f"baseline revision {named!r} is not a commit here")
-            if _git(root, "rev-parse", "--is-shallow-repository").strip() == "true":
-                return None  # the parent exists but was not fetched
-            return "HEAD~1 (none: HEAD is the first commit)", {}
-        listed = _git(root, "ls-tree", "--name-only", "--full-name", ref, "--", f"{FOLDER}/")
-        schemas = {
-            Path(path).name: json.loads(_git(root, "show", f"{ref}:{path}"))
-            for path in listed.splitlines()
-            if path.endswith(SUFFIX)
-        }
+            return [(f"{FOLDER}/ at {named}", _schemas_at(root, named))]
+        if not _has_commit(root, "HEAD"):
+            return [("HEAD (no commits yet)", {})]
+        return _version_baselines(root, version)
     except FileNotFoundError:  # no git binary
         return None
     except subprocess.CalledProcessError as exc:
         if "not a git repository" in (exc.stderr or ""):
             return None
         raise
-    return f"{FOLDER}/ at {ref}", schemas
+
+
+def _version_baselines(root: Path, version: str) -> list[Baseline]:
+    # Newest first; only commits that changed the folder can change a version, since the
+    # files carry it (check 1 keeps them exported).
+    commits = _git(root, "log", "--format=%H", "HEAD", "--", f"{FOLDER}/").split()
+    first_current: tuple[str, dict[str, Schema]] | None = None
+    previous: tuple[str, str, dict[str, Schema]] | None = None
+    for commit in commits:
+        schemas = _schemas_at(root, commit)
+        if not schemas:  # the folder was removed here: nothing older is a contract now
+            break
+        found = _version_of(schemas)
+        if found != version:
+            previous = (commit, found, schemas)
+            break
+        first_current = (commit, schemas)
+    baselines: list[Baseline] = []
+    if first_current is not None:
+        commit, schemas = first_current
+        shallow = previous is None and _is_shallow(root) and commit == commits[-1]
+        what = "earliest fetched commit (shallow clone)" if shallow else "first commit"
+        baselines.append((f"{FOLDER}/ at {commit[:12]} ({what} of {version})", schemas))
+    if previous is not None:
+        commit, found, schemas = previous
+        baselines.append((f"{FOLDER}/ at {commit[:12]} (last commit of {found})", schemas))
+    return baselines or [(f"{FOLDER}/ (never committed)", {})]
+
+
+def _schemas_at(root: Path, ref: str) -> dict[str, Schema]:
+    """The schema files of ``schemas/json/`` at ``ref``, by file name (none: no folder)."""
+    listed = _git(root, "ls-tree", "--name-only", "--full-name", ref, "--", f"{FOLDER}/")
+    return {
+        Path(path).name: json.loads(_git(root, "show", f"{ref}:{path}"))
+        for path in listed.splitlines()
+        if path.endswith(SUFFIX)
+    }
+
+
+def _is_shallow(root: Path) -> bool:
+    return _git(root, "rev-parse", "--is-shallow-repository").strip() == "true"
 
 
 def _has_commit(root: Path, ref: str) -> bool:
@@ -492,7 +530,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument(
         "--baseline",
-        help=f"git revision to compare with (default: ${BASELINE_VARIABLE}, else HEAD or HEAD~1)",
+        help=f"git revision to compare with (default: ${BASELINE_VARIABLE}, else the first "
+        "commit of the current schema version and the last one of the previous version)",
     )
     args = parser.parse_args(argv)
     result = run(ROOT, args.baseline)

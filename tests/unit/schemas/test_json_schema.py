@@ -23,7 +23,7 @@ from devstack.schema_check import (
     breaking_changes,
     changelog_section,
     contract_errors,
-    git_baseline,
+    git_baselines,
     mentions,
     run,
 )
@@ -397,7 +397,7 @@ def git(root: Path, *args: str) -> None:
     subprocess.run(["git", "-C", str(root), *identity, *args], check=True, capture_output=True)
 
 
-def test_the_baseline_is_head_while_files_change_else_the_parent(
+def test_the_baselines_are_the_first_commit_of_this_version_and_the_last_of_the_one_before(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv(BASELINE_VARIABLE, raising=False)
@@ -407,27 +407,89 @@ def test_the_baseline_is_head_while_files_change_else_the_parent(
     (tmp_path / "README.md").write_text("x\n")
     git(tmp_path, "add", "README.md")
     git(tmp_path, "commit", "-q", "-m", "before the schemas")
-    assert git_baseline(tmp_path) == ("HEAD~1 (none: HEAD is the first commit)", {})
+    assert git_baselines(tmp_path, "1.0.0") == [("schemas/json/ (never committed)", {})]
 
-    def commit(value: int) -> None:
-        (folder / "a.schema.json").write_text(json.dumps({"v": value}))
+    def schema(version: str, value: int) -> dict[str, object]:
+        return {"x-schema-version": version, "v": value}
+
+    def commit(version: str, value: int) -> str:
+        (folder / "a.schema.json").write_text(json.dumps(schema(version, value)))
         git(tmp_path, "add", "schemas")
-        git(tmp_path, "commit", "-q", "-m", f"v{value}")
+        git(tmp_path, "commit", "-q", "-m", f"{version} {value}")
+        return subprocess.run(
+            ["git", "-C", str(tmp_path), "rev-parse", "--short=12", "HEAD"],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
 
-    commit(1)
-    assert git_baseline(tmp_path) == ("schemas/json/ at HEAD~1", {})  # no folder there yet
-    commit(2)
-    assert git_baseline(tmp_path) == ("schemas/json/ at HEAD~1", {"a.schema.json": {"v": 1}})
-    (folder / "a.schema.json").write_text(json.dumps({"v": 3}))
-    assert git_baseline(tmp_path) == ("schemas/json/ at HEAD", {"a.schema.json": {"v": 2}})
-    monkeypatch.setenv(BASELINE_VARIABLE, "HEAD~1")  # wins over the dirty tree
-    assert git_baseline(tmp_path) == ("schemas/json/ at HEAD~1", {"a.schema.json": {"v": 1}})
+    def labels(version: str) -> list[str]:
+        found = git_baselines(tmp_path, version)
+        assert found is not None
+        return [label for label, _ in found]
+
+    first = commit("1.0.0", 1)
+    assert git_baselines(tmp_path, "1.0.0") == [
+        (f"schemas/json/ at {first} (first commit of 1.0.0)", {"a.schema.json": schema("1.0.0", 1)})
+    ]
+    commit("1.0.0", 2)
+    (tmp_path / "README.md").write_text("y\n")  # a commit that leaves the schemas alone
+    git(tmp_path, "commit", "-q", "-am", "readme")
+    # Not HEAD~1: every step under 1.0.0 is judged against where 1.0.0 began.
+    assert labels("1.0.0") == [f"schemas/json/ at {first} (first commit of 1.0.0)"]
+    # A version bumped in the working tree only: the last commit of 1.0.0 is the baseline.
+    (folder / "a.schema.json").write_text(json.dumps(schema("1.1.0", 3)))
+    last_of_1 = commit("1.0.0", 3)
+    assert labels("1.1.0") == [f"schemas/json/ at {last_of_1} (last commit of 1.0.0)"]
+    bumped = commit("1.1.0", 4)
+    commit("1.1.0", 5)
+    found = git_baselines(tmp_path, "1.1.0")
+    assert found == [
+        (
+            f"schemas/json/ at {bumped} (first commit of 1.1.0)",
+            {"a.schema.json": schema("1.1.0", 4)},
+        ),
+        (
+            f"schemas/json/ at {last_of_1} (last commit of 1.0.0)",
+            {"a.schema.json": schema("1.0.0", 3)},
+        ),
+    ]
+    monkeypatch.setenv(BASELINE_VARIABLE, "HEAD~1")  # one named revision instead
+    assert git_baselines(tmp_path, "1.1.0") == [
+        ("schemas/json/ at HEAD~1", {"a.schema.json": schema("1.1.0", 4)})
+    ]
     with pytest.raises(BaselineError, match="'nope' is not a commit"):
-        git_baseline(tmp_path, "nope")
+        git_baselines(tmp_path, "1.1.0", "nope")
+
+
+def test_a_break_followed_by_more_commits_is_still_caught(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What HEAD~1 missed: CI checks the tip of a push, and a break two commits back (here
+    a removed input field, no bump) had left HEAD~1 equal to HEAD."""
+    monkeypatch.delenv(BASELINE_VARIABLE, raising=False)
+    git(tmp_path, "init", "-q")
+    folder = tmp_path / "schemas" / "json"
+    folder.mkdir(parents=True)
+    current = versions("1.0.0", a=(int, ...))
+    for step in (versions("1.0.0", a=(int, ...), b=(int, ...)), current):
+        for name, body in step.items():
+            (folder / name).write_text(json.dumps(body))
+        git(tmp_path, "add", "schemas")
+        git(tmp_path, "commit", "-q", "-m", "a step")
+    (tmp_path / "README.md").write_text("docs\n")
+    git(tmp_path, "add", "README.md")
+    git(tmp_path, "commit", "-q", "-m", "docs only")
+
+    found = git_baselines(tmp_path, "1.0.0")
+    assert found is not None
+    errors = [e for label, old in found for e in contract_errors(old, current, "", label)]
+    assert len(errors) == 1
+    assert "(first commit of 1.0.0)" in errors[0] and "Rec: b: field removed" in errors[0]
 
 
 def test_outside_git_there_is_no_baseline(tmp_path: Path) -> None:
-    assert git_baseline(tmp_path) is None
+    assert git_baselines(tmp_path, "1.0.0") is None
     assert run(tmp_path).baseline is None
 
 
