@@ -5,9 +5,11 @@ MLflow runs this file when the model is logged and loaded ("models from code", a
 
 - ``mirror``: swaps the home and away probabilities (a clearly worse forecaster);
 - ``raise``: fails every call;
-- ``slow``: sleeps ``SLOW_SECONDS`` in every call.
+- ``slow``: sleeps ``SLOW_SECONDS`` in every call;
+- ``hang``: blocks every call while armed (a model stuck in native code, say), returning
+  once the file is gone.
 
-``raise`` and ``slow`` misbehave only while the file ``model_config["armed_by"]`` exists:
+``raise``, ``slow`` and ``hang`` misbehave only while the file ``model_config["armed_by"]`` exists:
 the version loads and warms up like any other, and the test arms it once it serves.
 """
 
@@ -15,9 +17,9 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Any
 
 import mlflow
+import numpy as np
 import pandas as pd
 from mlflow.models import set_model
 
@@ -32,21 +34,20 @@ class SabotagedModel(SoccerOutcomeModel):
         self.mode = str(context.model_config["mode"])
         self.armed_by = Path(str(context.model_config.get("armed_by", "/nonexistent")))
 
-    def predict(
-        self,
-        context: mlflow.pyfunc.PythonModelContext | None,
-        model_input: pd.DataFrame,
-        params: dict[str, Any] | None = None,
-    ) -> pd.DataFrame:
-        armed = self.armed_by.exists()
-        if armed and self.mode == "raise":
-            raise RuntimeError("sabotaged model: raises on purpose")
-        if armed and self.mode == "slow":
-            time.sleep(SLOW_SECONDS)
-        out = super().predict(context, model_input, params)
+    def predict_proba(self, model_input: pd.DataFrame) -> np.ndarray:
+        # The serving hot path calls predict_proba (models.registry.LoadedModel), so the
+        # sabotage lives here; the base class's predict goes through it too.
+        if self.armed_by.exists():
+            if self.mode == "raise":
+                raise RuntimeError("sabotaged model: raises on purpose")
+            if self.mode == "slow":
+                time.sleep(SLOW_SECONDS)
+            while self.mode == "hang" and self.armed_by.exists():
+                time.sleep(0.05)
+        proba = super().predict_proba(model_input)
         if self.mode == "mirror":
-            out = out.rename(columns={"home": "away", "away": "home"})[list(out.columns)]
-        return out
+            proba = proba[:, ::-1].copy()  # OUTCOMES is (home, draw, away)
+        return proba
 
 
 set_model(SabotagedModel())
