@@ -241,7 +241,7 @@ async def celery(settings: Settings, count: int, root: Path, concurrency: int) -
         env = {
             **settings_env(settings),
             "BENCH_CELERY_BROKER": broker.url,
-            "BENCH_CELERY_BACKEND": settings.redis_url,
+            "BENCH_CELERY_BACKEND": settings.redis_url.get_secret_value(),
         }
         worker = child(
             [sys.executable, "-m", "celery", "-A", "bench.celery_tasks", "worker", "-Q", queue,
@@ -249,7 +249,7 @@ async def celery(settings: Settings, count: int, root: Path, concurrency: int) -
              "--without-gossip", "--without-mingle", "--without-heartbeat"],
             env, root / "celery.log",
         )  # fmt: skip
-        answers = await _task_results(settings.redis_url, task_ids, timeout=900)
+        answers = await _task_results(settings.redis_url.get_secret_value(), task_ids, timeout=900)
     finally:
         if worker is not None:
             worker.stop()

@@ -117,7 +117,12 @@ def ensure_stack(settings: Settings) -> None:
 
     local = LocalStack(settings)
     for name, server, answers, address in (
-        ("redis", local.redis, redis_ready(settings.redis_url), settings.redis_url),
+        (
+            "redis",
+            local.redis,
+            redis_ready(settings.redis_url.get_secret_value()),
+            settings.redis_shown,
+        ),
         (
             "kafka",
             local.kafka,

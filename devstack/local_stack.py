@@ -46,7 +46,7 @@ class LocalStack:
             settings.kafka_heap,
         )
         self.redis = RedisServer(
-            settings.state_dir, redis_at.host, redis_at.port, settings.redis_url
+            settings.state_dir, redis_at.host, redis_at.port, settings.redis_url.get_secret_value()
         )
 
     def fetch(self) -> list[ComponentStatus]:

@@ -11,6 +11,9 @@ import datetime as dt
 
 import faust
 
+from streams.connect.kafka import faust_credentials, kafka_options
+from streams.connect.mlflow import export_mlflow_credentials
+from streams.connect.redis import redis_options
 from streams.evaluation.board import ScoreBoard, calibration_rows, score_rows
 from streams.evaluation.promoter import Promoter
 from streams.evaluation.scores_reader import scores_reader
@@ -35,7 +38,9 @@ from streams.logs import logging_dict
 from streams.metrics import Metrics, ScoreCollector
 from streams.ops.consumer_lag import ConsumerLag
 from streams.ops.evaluation import comparison_rows
+from streams.ops.readiness import ReadyGauge
 from streams.ops.recent import RecentPredictions
+from streams.ops.stalls import StallWatchdog
 from streams.ops.throughput import Throughput
 from streams.ops.traces import tracing_for
 from streams.ops.web.views import register_views
@@ -62,6 +67,7 @@ def tuned_app(settings: Settings) -> ServiceApp:
         broker=[
             f"kafka://{server.strip()}" for server in settings.kafka_bootstrap_servers.split(",")
         ],
+        broker_credentials=faust_credentials(settings),
         store="memory://",  # state is rebuilt from the changelog topic on start
         key_serializer="raw",
         value_serializer="raw",
@@ -92,6 +98,7 @@ def input_topic(app: faust.App, name: str, settings: Settings) -> faust.TopicT:
 
 def create_app(settings: Settings) -> WorkerHandle:
     """A fully wired worker for ``settings`` (nothing connects until the app starts)."""
+    export_mlflow_credentials(settings)
     app = tuned_app(settings)
     livescores_topic = input_topic(app, settings.livescores_topic, settings)
     match_requests_topic = input_topic(app, settings.match_requests_topic, settings)
@@ -108,7 +115,12 @@ def create_app(settings: Settings) -> WorkerHandle:
 
     metrics = Metrics()
     features = FeatureStore(settings.features_dir, metrics, settings.features_poll_seconds)
-    latest = RedisLatestSink(settings.redis_url, settings.prediction_ttl_seconds, metrics)
+    latest = RedisLatestSink(
+        settings.redis_url.get_secret_value(),
+        settings.prediction_ttl_seconds,
+        metrics,
+        **redis_options(settings),
+    )
     models = ModelServer(
         RegistrySource(settings.model_name, settings.registry_uri),
         settings.model_alias,
@@ -119,12 +131,12 @@ def create_app(settings: Settings) -> WorkerHandle:
     ratings = TeamRatings()
     features.on_swap.append(ratings.rebase)
     results = (
-        results_reader(settings.kafka_bootstrap_servers, settings.results_topic, ratings, metrics)
+        results_reader(kafka_options(settings), settings.results_topic, ratings, metrics)
         if settings.stream_feature_updates
         else None
     )
     board = ScoreBoard()
-    scores = scores_reader(settings.kafka_bootstrap_servers, settings.scores_topic, board)
+    scores = scores_reader(kafka_options(settings), settings.scores_topic, board)
     promoter = Promoter(
         board=board,
         models=models,
@@ -143,8 +155,11 @@ def create_app(settings: Settings) -> WorkerHandle:
             lambda: comparison_rows(board, models, promoter),
         )
     )
-    kafka = KafkaAdmin(settings.kafka_bootstrap_servers)
+    kafka = KafkaAdmin(kafka_options(settings))
     inputs = (settings.livescores_topic, settings.match_requests_topic)
+    lag = ConsumerLag(app, inputs, kafka, metrics)
+    stalls = StallWatchdog(metrics, settings.stall_seconds, settings.stall_action)
+    lag.on_measure.append(stalls.on_measure)
     worker = WorkerHandle(
         app=app,
         settings=settings,
@@ -158,7 +173,8 @@ def create_app(settings: Settings) -> WorkerHandle:
         promoter=promoter,
         latest=latest,
         kafka=kafka,
-        lag=ConsumerLag(app, inputs, kafka, metrics),
+        lag=lag,
+        stalls=stalls,
         throughput=Throughput(metrics),
         recent=RecentPredictions(),
     )
@@ -203,6 +219,7 @@ def create_app(settings: Settings) -> WorkerHandle:
         latest,
         kafka,
         worker.lag,
+        ReadyGauge(worker),
         worker.throughput,
         worker.scores,
         promoter,

@@ -20,6 +20,7 @@ from streams.live.team_ratings import TeamRatings
 from streams.metrics import Metrics
 from streams.ops.consumer_lag import ConsumerLag
 from streams.ops.recent import RecentPredictions
+from streams.ops.stalls import StallWatchdog
 from streams.ops.throughput import Throughput
 from streams.settings import Settings
 from streams.sinks.redis_latest import RedisLatestSink
@@ -43,5 +44,6 @@ class WorkerHandle:
     latest: RedisLatestSink
     kafka: KafkaAdmin
     lag: ConsumerLag
+    stalls: StallWatchdog
     throughput: Throughput
     recent: RecentPredictions

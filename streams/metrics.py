@@ -186,6 +186,27 @@ class Metrics:
             registry=r,
         )
 
+        self.partition_stalled = Gauge(
+            "soccer_partition_stalled",
+            "1 while an owned partition has lag and no committed progress for STALL_SECONDS.",
+            ["topic", "partition"],
+            registry=r,
+        )
+        self.partition_stalls = Counter(
+            "soccer_partition_stalls",
+            "Stalls detected, by partition (streams.ops.stalls).",
+            ["topic", "partition"],
+            registry=r,
+        )
+        self.ready = Gauge(
+            "soccer_ready", "1 while GET /ready would answer 200, else 0.", registry=r
+        )
+        self.model_last_resolved = Gauge(
+            "soccer_model_last_resolved_timestamp_seconds",
+            "When the serving alias last resolved in the registry (Unix time).",
+            registry=r,
+        )
+
         # Stream-updated features (streams.live.team_ratings). Every worker reads the whole
         # results topic, so these count per worker: take max, not sum, across workers.
         self.results_applied = Counter(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from functools import cached_property
 from pathlib import Path
+from typing import Literal
 from urllib.parse import urlsplit
 
 from pydantic import Field, PositiveFloat, PositiveInt, SecretStr, field_validator
@@ -72,9 +73,42 @@ class Settings(BaseSettings):
         description="TOPIC_REPLICATION_FACTOR: replicas of the topics `streams topics` and "
         "the worker create (3 on a production cluster).",
     )
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
+        "PLAINTEXT", description="KAFKA_SECURITY_PROTOCOL: how every Kafka client connects."
+    )
+    kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] = Field(
+        "PLAIN", description="KAFKA_SASL_MECHANISM (with SASL_PLAINTEXT or SASL_SSL)."
+    )
+    kafka_sasl_username: str = Field("", description="KAFKA_SASL_USERNAME.")
+    kafka_sasl_password: SecretStr | None = Field(None, description="KAFKA_SASL_PASSWORD.")
+    kafka_ssl_cafile: Path | None = Field(
+        None, description="KAFKA_SSL_CAFILE: CA bundle (PEM); unset = the system's CAs."
+    )
+    kafka_ssl_certfile: Path | None = Field(
+        None, description="KAFKA_SSL_CERTFILE: client certificate (PEM), for mutual TLS."
+    )
+    kafka_ssl_keyfile: Path | None = Field(
+        None, description="KAFKA_SSL_KEYFILE: the client certificate's key (PEM)."
+    )
+    kafka_ssl_check_hostname: bool = Field(
+        True, description="KAFKA_SSL_CHECK_HOSTNAME: check the broker's name in its cert."
+    )
+    kafka_startup_timeout_seconds: PositiveFloat = Field(
+        60.0,
+        description="KAFKA_STARTUP_TIMEOUT_SECONDS: how long start-up waits for an "
+        "unreachable broker before it exits (a refused login exits at once).",
+    )
 
     # Redis
-    redis_url: str = Field("redis://localhost:6379/0", description="REDIS_URL.")
+    redis_url: SecretStr = Field(
+        SecretStr("redis://localhost:6379/0"),
+        description="REDIS_URL: rediss://user:password@host:port/0 for TLS and an ACL user.",
+    )
+    redis_ssl_cafile: Path | None = Field(None, description="REDIS_SSL_CAFILE (rediss://).")
+    redis_ssl_certfile: Path | None = Field(
+        None, description="REDIS_SSL_CERTFILE: client certificate (PEM), for mutual TLS."
+    )
+    redis_ssl_keyfile: Path | None = Field(None, description="REDIS_SSL_KEYFILE.")
     redis_key_prefix: str = Field(
         "", description="REDIS_KEY_PREFIX: put before every key (isolates tenants and tests)."
     )
@@ -85,6 +119,12 @@ class Settings(BaseSettings):
     # Model registry
     mlflow_tracking_uri: str = Field(
         "", description="MLFLOW_TRACKING_URI: empty means a SQLite registry in STATE_DIR/mlflow."
+    )
+    mlflow_tracking_username: str = Field(
+        "", description="MLFLOW_TRACKING_USERNAME: basic auth of a tracking server."
+    )
+    mlflow_tracking_password: SecretStr | None = Field(
+        None, description="MLFLOW_TRACKING_PASSWORD."
     )
     model_name: str = Field("soccer_clf", description="MODEL_NAME: registered model name.")
     model_alias: str = Field("champion", description="MODEL_ALIAS: alias that is served.")
@@ -151,6 +191,16 @@ class Settings(BaseSettings):
     )
 
     # Operations
+    stall_seconds: PositiveFloat = Field(
+        60.0,
+        description="STALL_SECONDS: an owned partition with lag whose committed offset has "
+        "not moved for this long is stalled.",
+    )
+    stall_action: Literal["report", "exit"] = Field(
+        "report",
+        description="STALL_ACTION: report (on /ready, the status page and metrics) or exit "
+        "(so the orchestrator restarts the worker).",
+    )
     otel_exporter_otlp_endpoint: str = Field(
         "",
         description="OTEL_EXPORTER_OTLP_ENDPOINT: export trace spans there; unset = none.",
@@ -171,7 +221,9 @@ class Settings(BaseSettings):
         "(streams/faust_glue/gc_freeze.py); off only to measure its effect.",
     )
 
-    @field_validator("admin_token", "mlflow_webhook_secret")
+    @field_validator(
+        "admin_token", "mlflow_webhook_secret", "kafka_sasl_password", "mlflow_tracking_password"
+    )
     @classmethod
     def _empty_secret_is_none(cls, value: SecretStr | None) -> SecretStr | None:
         return value if value and value.get_secret_value() else None
@@ -185,9 +237,11 @@ class Settings(BaseSettings):
 
     @field_validator("redis_url")
     @classmethod
-    def _redis_url_parses(cls, value: str) -> str:
-        if urlsplit(value).scheme not in {"redis", "rediss", "unix"}:
-            raise ValueError(f"REDIS_URL must be a redis:// URL, got {value!r}")
+    def _redis_url_parses(cls, value: SecretStr) -> SecretStr:
+        scheme = urlsplit(value.get_secret_value()).scheme
+        if scheme not in {"redis", "rediss", "unix"}:
+            # The URL may hold a password: name only its scheme.
+            raise ValueError(f"REDIS_URL must be a redis:// or rediss:// URL, not {scheme!r}")
         return value
 
     @cached_property
@@ -197,8 +251,14 @@ class Settings(BaseSettings):
 
     @cached_property
     def redis_address(self) -> HostPort:
-        parts = urlsplit(self.redis_url)
+        parts = urlsplit(self.redis_url.get_secret_value())
         return HostPort(parts.hostname or "localhost", parts.port or 6379)
+
+    @property
+    def redis_shown(self) -> str:
+        """REDIS_URL as logs and pages may show it: no user or password."""
+        parts = urlsplit(self.redis_url.get_secret_value())
+        return f"{parts.scheme}://{self.redis_address}{parts.path}"
 
     @cached_property
     def registry_uri(self) -> str:

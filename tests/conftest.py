@@ -35,7 +35,7 @@ class RunningStack:
 
     @property
     def redis_url(self) -> str:
-        return self.settings.redis_url
+        return self.settings.redis_url.get_secret_value()
 
 
 @pytest.fixture(scope="session")
@@ -43,7 +43,7 @@ def stack() -> Iterator[RunningStack]:
     settings = Settings()
     local = LocalStack(settings)
     started = []
-    if not redis_ready(settings.redis_url):
+    if not redis_ready(settings.redis_url.get_secret_value()):
         local.redis.start()
         started.append(local.redis)
     if not kafka_ready(settings.kafka_bootstrap_servers):

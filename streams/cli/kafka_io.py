@@ -17,6 +17,7 @@ from aiokafka.errors import KafkaError, TopicAlreadyExistsError, for_code
 from aiokafka.structs import TopicPartition
 
 from streams.cli import CommandError
+from streams.connect.kafka import kafka_options
 from streams.faust_glue.topic_admin import ensure_topics
 from streams.logs import configure_logging
 from streams.settings import Settings
@@ -49,15 +50,13 @@ def no_answer(settings: Settings) -> CommandError:
 
 
 def connection_options(settings: Settings) -> dict[str, Any]:
-    """What every client made here needs to reach the brokers."""
-    return {"bootstrap_servers": settings.kafka_bootstrap_servers}
+    """What every client made here needs to reach the brokers (security included)."""
+    return kafka_options(settings)
 
 
 @asynccontextmanager
 async def producer(settings: Settings) -> AsyncIterator[AIOKafkaProducer]:
-    client = AIOKafkaProducer(
-        bootstrap_servers=settings.kafka_bootstrap_servers, acks="all", linger_ms=5
-    )
+    client = AIOKafkaProducer(**connection_options(settings), acks="all", linger_ms=5)
     try:
         await client.start()
     except KafkaError as exc:
@@ -82,9 +81,7 @@ async def new_records(
         TopicPartition(topic, p) for topic in topics for p in await client.partitions_for(topic)
     ]
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=settings.kafka_bootstrap_servers,
-        group_id=None,
-        enable_auto_commit=False,
+        **connection_options(settings), group_id=None, enable_auto_commit=False
     )
     await consumer.start()
     try:

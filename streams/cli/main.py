@@ -44,6 +44,7 @@ def _worker(args: argparse.Namespace, settings: Settings) -> int:
     import asyncio
 
     from streams.app import create_app, run_worker
+    from streams.connect.kafka_access import KafkaStartupError, check_kafka_access
     from streams.faust_glue.patches import UnsupportedFaust, check_versions
     from streams.faust_glue.topic_admin import ensure_topics
     from streams.logs import configure_logging
@@ -52,6 +53,11 @@ def _worker(args: argparse.Namespace, settings: Settings) -> int:
     try:
         check_versions()
     except UnsupportedFaust as exc:
+        raise CommandError(str(exc), exit_code=2) from None
+    try:
+        # A refused login or a missing ACL stops here in one line, not in a retry loop.
+        asyncio.run(check_kafka_access(settings))
+    except KafkaStartupError as exc:
         raise CommandError(str(exc), exit_code=2) from None
     asyncio.run(ensure_topics(settings))
     run_worker(create_app(settings).app, settings)

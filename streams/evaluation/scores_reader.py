@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import structlog
 from pydantic import ValidationError
 
@@ -12,7 +15,7 @@ from streams.faust_glue.topic_replica import TopicReplica
 log = structlog.get_logger(__name__)
 
 
-def scores_reader(bootstrap_servers: str, topic: str, board: ScoreBoard) -> TopicReplica:
+def scores_reader(kafka: Mapping[str, Any], topic: str, board: ScoreBoard) -> TopicReplica:
     """The replica of the scores topic that feeds ``board``."""
 
     def take(value: bytes | None) -> None:
@@ -21,4 +24,4 @@ def scores_reader(bootstrap_servers: str, topic: str, board: ScoreBoard) -> Topi
         except ValidationError as exc:
             log.warning("score_unreadable", error=str(exc.errors()[0]["msg"])[:200])
 
-    return TopicReplica(bootstrap_servers, topic, take)
+    return TopicReplica(kafka, topic, take)

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Mapping
+from typing import Any
 
 import mode
 from aiokafka.admin import AIOKafkaAdminClient
@@ -18,9 +20,10 @@ REQUEST_TIMEOUT_MS = 5000
 class KafkaAdmin(mode.Service):
     """A lazily connected ``AIOKafkaAdminClient``, reset after a failure, closed on stop."""
 
-    def __init__(self, bootstrap_servers: str) -> None:
+    def __init__(self, kafka: Mapping[str, Any]) -> None:
         super().__init__()
-        self.bootstrap_servers = bootstrap_servers
+        self.kafka = kafka  # aiokafka keywords: streams.connect.kafka.kafka_options
+        self.bootstrap_servers: str = kafka["bootstrap_servers"]
         self._client: AIOKafkaAdminClient | None = None
         self._connecting = asyncio.Lock()
 
@@ -29,7 +32,7 @@ class KafkaAdmin(mode.Service):
         async with self._connecting:  # two probes at once share one connection attempt
             if self._client is None:
                 client = AIOKafkaAdminClient(
-                    bootstrap_servers=self.bootstrap_servers,
+                    **self.kafka,
                     request_timeout_ms=REQUEST_TIMEOUT_MS,
                 )
                 try:

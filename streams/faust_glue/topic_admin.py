@@ -21,6 +21,7 @@ from aiokafka.errors import (
 from tenacity import RetryCallState
 
 from streams.backoff import retrying
+from streams.connect.kafka import kafka_options
 from streams.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -128,9 +129,7 @@ async def ensure_topics(settings: Settings, give_up_after: float | None = None) 
         give_up_after=give_up_after,
     ):
         with attempt:
-            admin = AIOKafkaAdminClient(
-                bootstrap_servers=settings.kafka_bootstrap_servers, request_timeout_ms=5000
-            )
+            admin = AIOKafkaAdminClient(**kafka_options(settings), request_timeout_ms=5000)
             try:
                 await admin.start()
                 return await _create_missing(admin, settings)

@@ -9,7 +9,8 @@ Kafka, and there is no GlobalTable (see docs/design.md#stream-updated-team-featu
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import mode
 from aiokafka import AIOKafkaConsumer
@@ -28,13 +29,13 @@ class TopicReplica(mode.Service):
 
     def __init__(
         self,
-        bootstrap_servers: str,
+        kafka: Mapping[str, Any],
         topic: str,
         on_record: Callable[[bytes | None], None],
         behind_gauge: Gauge | None = None,
     ) -> None:
         super().__init__()
-        self.bootstrap_servers = bootstrap_servers
+        self.kafka = kafka  # aiokafka keywords: streams.connect.kafka.kafka_options
         self.topic = topic
         self.on_record = on_record
         self.behind_gauge = behind_gauge
@@ -76,7 +77,7 @@ class TopicReplica(mode.Service):
         ):
             with attempt:
                 consumer = AIOKafkaConsumer(
-                    bootstrap_servers=self.bootstrap_servers,
+                    **self.kafka,
                     group_id=None,
                     enable_auto_commit=False,
                     fetch_max_wait_ms=FETCH_MAX_WAIT_MS,

@@ -89,6 +89,7 @@ class ModelServer(PollingService):
                 self._note_error("resolve", exc)
                 return False
             self.last_checked = dt.datetime.now(dt.UTC)
+            self.metrics.model_last_resolved.set(self.last_checked.timestamp())
             swapped = False
             if self.current is None or self.current.ref.version != ref.version:
                 try:

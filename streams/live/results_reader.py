@@ -6,6 +6,8 @@ See :mod:`streams.live.team_ratings` for why the fold is the same on every worke
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
+from typing import Any
 
 import structlog
 from pydantic import ValidationError
@@ -20,7 +22,7 @@ REJECTED: frozenset[str] = frozenset({"duplicate", "stale", "in_snapshot", "no_s
 
 
 def results_reader(
-    bootstrap_servers: str, topic: str, ratings: TeamRatings, metrics: Metrics
+    kafka: Mapping[str, Any], topic: str, ratings: TeamRatings, metrics: Metrics
 ) -> TopicReplica:
     """The replica of the results topic that feeds ``ratings``."""
 
@@ -44,4 +46,4 @@ def results_reader(
         return (dt.datetime.now(dt.UTC) - newest.finished_at).total_seconds()
 
     metrics.newest_result_age.set_function(newest_age)
-    return TopicReplica(bootstrap_servers, topic, take, metrics.results_behind)
+    return TopicReplica(kafka, topic, take, metrics.results_behind)

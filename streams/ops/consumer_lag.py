@@ -10,7 +10,7 @@ Each worker reports the partitions assigned to it, so a sum over workers is the 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from typing import Any, NamedTuple
 
 import faust
@@ -80,6 +80,8 @@ class ConsumerLag(PollingService):
         self.partitions: list[PartitionLag] = []
         self.measured_at: dt.datetime | None = None
         self.last_error: str | None = None
+        #: Called with every measurement (the stall watchdog).
+        self.on_measure: list[Callable[[list[PartitionLag]], None]] = []
 
     async def poll(self) -> None:
         try:
@@ -125,6 +127,8 @@ class ConsumerLag(PollingService):
         self.partitions = lags
         self.measured_at = dt.datetime.now(dt.UTC)
         self.last_error = None
+        for callback in self.on_measure:
+            callback(lags)
 
     @property
     def total(self) -> int:

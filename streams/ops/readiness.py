@@ -1,4 +1,4 @@
-"""What /ready checks: Kafka, Redis, the model and the feature tables, with reasons.
+"""What /ready checks: Kafka, Redis, the model, the feature tables and progress, with reasons.
 
 Side-effect free: it asks the worker's own long-lived clients and changes nothing else in
 the process (no logger levels, no new connections per probe).
@@ -7,8 +7,11 @@ the process (no logger levels, no new connections per probe).
 from __future__ import annotations
 
 from streams.handle import WorkerHandle
+from streams.polling import PollingService
 
 KAFKA_PROBE_SECONDS = 2.0
+#: How often ``soccer_ready`` is refreshed between /ready calls.
+READY_GAUGE_SECONDS = 5.0
 
 
 async def not_ready_reasons(worker: WorkerHandle) -> list[str]:
@@ -26,4 +29,17 @@ async def not_ready_reasons(worker: WorkerHandle) -> list[str]:
     if worker.features.current is None:
         detail = worker.features.last_error or "not loaded yet"
         reasons.append(f"features: no snapshot in {worker.settings.features_dir} ({detail})")
+    reasons += [stall.reason() for stall in worker.stalls.stalled]
+    worker.metrics.ready.set(0 if reasons else 1)
     return reasons
+
+
+class ReadyGauge(PollingService):
+    """Keeps ``soccer_ready`` current when nothing calls /ready (alerts read it)."""
+
+    def __init__(self, worker: WorkerHandle, interval: float = READY_GAUGE_SECONDS) -> None:
+        super().__init__(interval)
+        self.worker = worker
+
+    async def poll(self) -> None:
+        await not_ready_reasons(self.worker)

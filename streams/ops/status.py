@@ -171,6 +171,7 @@ async def status_report(worker: WorkerHandle) -> StatusReport:
         problems.append(redis_error)
     if lag.last_error:
         problems.append(f"kafka: lag unavailable ({lag.last_error})")
+    problems += [stall.reason() for stall in worker.stalls.stalled]
     return StatusReport(
         generated_at=dt.datetime.now(dt.UTC),
         consumer_group=settings.consumer_group,

@@ -78,7 +78,7 @@ def _rank(value: LatestValue) -> int:
 class RedisLatestSink(PollingService):
     """Writes latest predictions to Redis, parks them while it is down, reads them back."""
 
-    def __init__(self, url: str, ttl_seconds: int, metrics: Metrics) -> None:
+    def __init__(self, url: str, ttl_seconds: int, metrics: Metrics, **tls: str) -> None:
         super().__init__(FLUSH_SECONDS, retry_maximum=5.0)
         # Short timeouts and a single retry: a slow Redis must not hold a batch for long,
         # and a retry must never outlive the timeout it retries.
@@ -88,6 +88,7 @@ class RedisLatestSink(PollingService):
             socket_connect_timeout=1.0,
             retry=Retry(NoBackoff(), 1),
             health_check_interval=10,
+            **tls,  # streams.connect.redis.redis_options: CA and client certificate
         )
         self.ttl_seconds = ttl_seconds
         self.metrics = metrics

@@ -228,7 +228,7 @@ async def test_live_scores_equal_offline_scores_and_survive_a_restart(
         )
         assert {r["model"]["version"] for r in champion} == {versions["real"]}
         assert {r["model"]["version"] for r in shadow} == {versions["mirror"]}
-        client = aioredis.Redis.from_url(worker_settings.redis_url)
+        client = aioredis.Redis.from_url(worker_settings.redis_url.get_secret_value())
         try:
             for mid in results.index:
                 stored = json.loads(await client.get(worker_settings.redis_key(str(mid))))

@@ -146,7 +146,7 @@ async def test_late_lower_seq_event_does_not_overwrite_redis(
         worker_settings, worker_settings.predictions_topic, lambda rs: len(rs) >= 2, timeout=30
     )
     assert sorted(r["seq"] for r in records) == [3, 7], "the late event is still answered"
-    client = aioredis.from_url(worker_settings.redis_url)
+    client = aioredis.from_url(worker_settings.redis_url.get_secret_value())
     try:
         stored = json.loads(await client.get(worker_settings.redis_key(match_id)))
         ttl = await client.ttl(worker_settings.redis_key(match_id))

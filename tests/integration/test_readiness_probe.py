@@ -10,7 +10,7 @@ from tests.conftest import RunningStack
 
 
 async def test_probes_share_one_client_and_touch_no_logger(stack: RunningStack) -> None:
-    admin = KafkaAdmin(stack.bootstrap)
+    admin = KafkaAdmin({"bootstrap_servers": stack.bootstrap})
     level = logging.getLogger("aiokafka").level
     try:
         assert await admin.unreachable(5.0) is None

@@ -25,8 +25,8 @@ async def test_newer_or_equal_ranks_win_and_older_ones_are_refused(
     isolated_settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(redis_latest, "KEYS_PER_CALL", 3)  # several calls in one round trip
-    sink = RedisLatestSink(isolated_settings.redis_url, 60, Metrics())
-    client = aioredis.Redis.from_url(isolated_settings.redis_url)
+    sink = RedisLatestSink(isolated_settings.redis_url.get_secret_value(), 60, Metrics())
+    client = aioredis.Redis.from_url(isolated_settings.redis_url.get_secret_value())
     key = isolated_settings.redis_key
     try:
         first = [value(key(f"m{i}"), 5, "first") for i in range(7)]
@@ -49,8 +49,8 @@ async def test_newer_or_equal_ranks_win_and_older_ones_are_refused(
 async def test_batches_written_while_a_write_is_under_way_share_the_next_round_trip(
     isolated_settings: Settings,
 ) -> None:
-    sink = RedisLatestSink(isolated_settings.redis_url, 60, Metrics())
-    client = aioredis.Redis.from_url(isolated_settings.redis_url)
+    sink = RedisLatestSink(isolated_settings.redis_url.get_secret_value(), 60, Metrics())
+    client = aioredis.Redis.from_url(isolated_settings.redis_url.get_secret_value())
     key = isolated_settings.redis_key
     calls = []
     real = sink._write_now

@@ -46,7 +46,7 @@ from devstack.local_stack import LocalStack
 from devstack.secure_stack import SecureEndpoints, SecureStack
 from devstack.supervisor import free_port
 from devstack.topics import run_names
-from devstack.worker import REPO, WorkerProcess, settings_env
+from devstack.worker import REPO, WorkerProcess, http_get, settings_env
 from schemas.features import MATCHES_FILE
 from streams.metrics import Metrics
 from streams.settings import Settings
@@ -74,7 +74,6 @@ def secured(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Secured]:
         root / "secure",
         settings,
         jars=LocalStack(Settings()).kafka.libs,
-        anonymous_listener=True,  # for the unmodified worker below
     )
     began = time.monotonic()
     try:
@@ -383,62 +382,147 @@ async def _request_ids(config: dict[str, Any], topic: str, want: int) -> set[str
     return seen
 
 
-async def test_the_worker_runs_on_exactly_the_declared_acls(
-    secured: Secured, tmp_path: Path
-) -> None:
-    """The real worker, holding only ``worker_acls``, answers requests end to end.
-
-    Until the service speaks SASL itself, its Kafka principal is ``User:ANONYMOUS`` on the
-    stack's plaintext test listener, granted exactly the worker's list; Redis and MLflow
-    are the secured ones, as ``worker`` (a TLS URL, MLflow's own credential variables).
-    """
-    e, s = secured.endpoints, secured.settings
-    assert e.kafka_anonymous_bootstrap is not None
-    features = tmp_path / "features"
-    await asyncio.to_thread(_train_as_admin, e, features, tmp_path / "train")
-    async with e.acl_admin() as admin:
-        await admin.grant("User:ANONYMOUS", worker_acls(s))
-    worker_settings = Settings(
+def _worker_settings(e: SecureEndpoints, s: Settings, root: Path, **env: str) -> Settings:
+    """The module's names, connected as ``worker`` the way a deployment is: the variables
+    ``env_for`` hands out (SASL_SSL, a TLS Redis URL, MLflow basic auth)."""
+    variables = {**e.env_for("worker"), **env}
+    known = {k.lower(): v for k, v in variables.items() if k.lower() in Settings.model_fields}
+    return Settings(
         **{
             **s.model_dump(),
-            "kafka_bootstrap_servers": e.kafka_anonymous_bootstrap,
-            "redis_url": f"{e.redis_url('worker')}?ssl_ca_certs={e.ca_file}",
-            "mlflow_tracking_uri": e.mlflow_uri,
-            "features_dir": features,
-            "state_dir": tmp_path / "worker",
+            **known,
+            "features_dir": root / "features",
+            "state_dir": root / "worker",
             "web_port": free_port(),
         }
     )
-    username, password = e.mlflow_credentials("worker")
-    worker = WorkerProcess(
-        worker_settings,
-        tmp_path / "worker.log",
-        extra_env={"MLFLOW_TRACKING_USERNAME": username, "MLFLOW_TRACKING_PASSWORD": password},
-    ).launch()
-    try:
-        await asyncio.to_thread(worker.wait_ready, 90)
-        frame = pd.read_parquet(features / MATCHES_FILE)
-        ids = frame.index if "match_id" not in frame.columns else frame["match_id"]
-        matches = [str(i) for i in ids][-3:]
+
+
+def _run_worker_command(settings: Settings, timeout: float = 60) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "streams", "worker"],
+        cwd=REPO,
+        env={**os.environ, **settings_env(settings)},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def _secrets(e: SecureEndpoints) -> list[str]:
+    return [
+        secret.get_secret_value()
+        for passwords in (e.kafka_passwords, e.redis_passwords, e.mlflow_passwords)
+        for secret in passwords.values()
+    ]
+
+
+async def test_the_worker_runs_as_worker_on_exactly_the_declared_acls(
+    secured: Secured, tmp_path: Path
+) -> None:
+    """The real worker, as principal ``worker`` over SASL_SSL with only ``worker_acls``, a
+    TLS Redis ACL user and MLflow basic auth: requests are answered end to end, a malformed
+    one becomes a dead letter, a restart carries on, and no secret shows anywhere."""
+    e, s = secured.endpoints, secured.settings
+    settings = _worker_settings(e, s, tmp_path)
+    await asyncio.to_thread(_train_as_admin, e, settings.features_dir, tmp_path / "train")
+    frame = pd.read_parquet(settings.features_dir / MATCHES_FILE)
+    ids = frame.index if "match_id" not in frame.columns else frame["match_id"]
+    matches = [str(i) for i in ids][-4:]
+
+    async def ask(tag: str, match_ids: list[str]) -> None:
         requests = [
-            json.dumps({"request_id": f"acl{i}", "match_id": m}).encode()
-            for i, m in enumerate(matches)
+            json.dumps({"request_id": f"{tag}{i}", "match_id": m}).encode()
+            for i, m in enumerate(match_ids)
         ]
-        keys = [m.encode() for m in matches]  # the contract's key: the match_id
+        keys = [m.encode() for m in match_ids]  # the contract's key: the match_id
         await _produce(e.kafka_config("client"), s.match_requests_topic, requests, keys)
+
+    log_path = tmp_path / "worker.log"
+    worker = WorkerProcess(settings, log_path).launch()
+    pages: list[bytes] = []
+    try:
+        await asyncio.to_thread(worker.wait_ready, 120)
+        await ask("acl", matches[:3])
+        await _produce(e.kafka_config("client"), s.match_requests_topic, [b"{not json"])
         answered = await _request_ids(e.kafka_config("client"), s.predictions_topic, 3)
-        assert answered == {"acl0", "acl1", "acl2"}, worker.tail()
+        assert {"acl0", "acl1", "acl2"} <= answered, worker.tail()
+        [letter] = await _read_all(e.kafka_config("client"), s.predictions_dlq_topic, 1)
+        assert json.loads(letter)["error"]["type"] == "invalid_json", letter
         stored = redis.Redis.from_url(e.redis_url("admin"), **e.redis_tls())
         try:
-            assert all(stored.get(s.redis_key(m)) for m in matches)
+            assert all(stored.get(s.redis_key(m)) for m in matches[:3])
         finally:
             stored.close()
-        assert worker.returncode is None
-        assert "Authorization" not in (tmp_path / "worker.log").read_text()
+        for path in ("/", "/status.json", "/model", "/metrics", "/ready"):
+            _status, body = await asyncio.to_thread(http_get, worker.base_url + path)
+            pages.append(body)
     finally:
         worker.stop()
+    worker = WorkerProcess(settings, log_path).launch()  # a restart: same group, same state
+    try:
+        await asyncio.to_thread(worker.wait_ready, 120)
+        await ask("again", matches[3:])
+        answered = await _request_ids(e.kafka_config("client"), s.predictions_topic, 4)
+        assert "again0" in answered, worker.tail()
+    finally:
+        worker.stop()
+    seen = log_path.read_text() + "\n".join(page.decode() for page in pages)
+    for secret in _secrets(e):
+        assert secret not in seen
+    assert "Authorization" not in seen
+
+
+async def test_a_principal_missing_an_acl_is_told_which_in_one_line(
+    secured: Secured, tmp_path: Path
+) -> None:
+    """Without its group ACL the consumer would never join (a silent hang); the start-up
+    check names the missing rule and exits within seconds instead."""
+    e, s = secured.endpoints, secured.settings
+    group_read = KafkaAcl(resource=Resource.GROUP, name=s.consumer_group, operation=Operation.READ)
+    async with e.acl_admin() as admin:
+        await admin.revoke("User:worker", [group_read])
+    try:
+        began = time.monotonic()
+        result = await asyncio.to_thread(_run_worker_command, _worker_settings(e, s, tmp_path))
+        took = time.monotonic() - began
+    finally:
         async with e.acl_admin() as admin:
-            await admin.revoke("User:ANONYMOUS", worker_acls(s))
+            await admin.grant("User:worker", [group_read])
+    assert result.returncode == 2, result.stderr[-2000:]
+    [line] = result.stderr.strip().splitlines()
+    assert f"Read on Group:{s.consumer_group}" in line and "User:worker" in line
+    # Seconds when the machine is idle (mostly Python start-up); the bound only tells an
+    # exit from the hang it replaces, on a loaded 2-core CI machine.
+    assert "Traceback" not in result.stderr and took < 90
+
+
+@pytest.mark.parametrize(
+    ("variables", "expected"),
+    [
+        ({"KAFKA_SASL_PASSWORD": "wrong"}, "SaslAuthenticationFailed"),
+        ({"KAFKA_SASL_MECHANISM": "SCRAM-SHA-256", "KAFKA_SASL_USERNAME": "ghost"}, "refused"),
+        ({"KAFKA_SSL_CAFILE": "OTHER_CA"}, "CERTIFICATE_VERIFY_FAILED"),
+        ({"KAFKA_SSL_CAFILE": "/nonexistent/ca.pem"}, "KAFKA_SSL_CAFILE: no such file"),
+    ],
+)
+async def test_a_worker_with_bad_credentials_stops_in_one_line(
+    secured: Secured, tmp_path: Path, variables: dict[str, str], expected: str
+) -> None:
+    e, s = secured.endpoints, secured.settings
+    if variables.get("KAFKA_SSL_CAFILE") == "OTHER_CA":
+        variables = {"KAFKA_SSL_CAFILE": str(e.other_ca_file)}
+    began = time.monotonic()
+    result = await asyncio.to_thread(
+        _run_worker_command, _worker_settings(e, s, tmp_path, **variables)
+    )
+    assert result.returncode == 2, result.stderr[-2000:]
+    [line] = result.stderr.strip().splitlines()
+    assert expected in line, line
+    assert time.monotonic() - began < 30
+    for secret in _secrets(e):
+        assert secret not in result.stderr + result.stdout
 
 
 # -- Redis ------------------------------------------------------------------------------
@@ -719,4 +803,4 @@ def test_the_worker_environment_builds_its_settings(secured: Secured) -> None:
     known = {k.lower(): v for k, v in env.items() if k.lower() in Settings.model_fields}
     settings = Settings(**known)
     assert settings.kafka_bootstrap_servers == secured.endpoints.kafka_bootstrap
-    assert settings.redis_url.startswith("rediss://worker:")
+    assert settings.redis_url.get_secret_value().startswith("rediss://worker:")

@@ -57,7 +57,7 @@ async def test_produce_and_consume_through_the_real_broker(isolated_settings: Se
 
 
 async def test_redis_write_and_read(isolated_settings: Settings) -> None:
-    client = aioredis.from_url(isolated_settings.redis_url)
+    client = aioredis.from_url(isolated_settings.redis_url.get_secret_value())
     key = isolated_settings.redis_key("smoke-match")
     try:
         await client.set(key, b'{"seq": 1}', ex=60)

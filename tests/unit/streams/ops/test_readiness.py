@@ -8,7 +8,9 @@ from types import SimpleNamespace
 from typing import Any
 
 from devstack.supervisor import free_port
+from streams.connect.kafka import kafka_options
 from streams.faust_glue.kafka_admin import KafkaAdmin
+from streams.metrics import Metrics
 from streams.ops.readiness import not_ready_reasons
 from streams.settings import Settings
 
@@ -20,10 +22,12 @@ def worker_without_kafka() -> Any:
     settings = Settings(kafka_bootstrap_servers=f"127.0.0.1:{free_port()}")
     return SimpleNamespace(
         settings=settings,
-        kafka=KafkaAdmin(settings.kafka_bootstrap_servers),
+        kafka=KafkaAdmin(kafka_options(settings)),
         latest=SimpleNamespace(ping=ping, pending={}),
         models=SimpleNamespace(current=object(), alias="champion", last_error=None),
         features=SimpleNamespace(current=object(), last_error=None),
+        stalls=SimpleNamespace(stalled=[]),
+        metrics=Metrics(),
     )
 
 

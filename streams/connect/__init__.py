@@ -1,0 +1,1 @@
+"""How every client of the service connects: Kafka, Redis and MLflow, from Settings."""
