@@ -43,10 +43,14 @@ class Stall(NamedTuple):
     seconds: float
 
     def reason(self) -> str:
-        at = "no committed offset" if self.committed is None else f"offset {self.committed}"
+        progress = (
+            "nothing committed"
+            if self.committed is None
+            else f"its committed offset {self.committed} unmoved"
+        )
         return (
             f"stalled: {self.topic}[{self.partition}] has {self.lag} records of lag and "
-            f"{at} has not moved for {self.seconds:.0f}s"
+            f"{progress} for {self.seconds:.0f}s"
         )
 
 

@@ -6,8 +6,10 @@ MLflow runs this file when the model is logged and loaded ("models from code", a
 - ``mirror``: swaps the home and away probabilities (a clearly worse forecaster);
 - ``raise``: fails every call;
 - ``slow``: sleeps ``SLOW_SECONDS`` in every call;
-- ``hang``: blocks every call while armed (a model stuck in native code, say), returning
-  once the file is gone.
+- ``hang``: blocks every call of more than ``INLINE_ROWS`` rows while armed (a model stuck
+  in native code, say), returning once the file is gone. Those calls run in a thread
+  (streams.flow.predict); a call on the event loop would block the loop itself, which is
+  the liveness probe's case, not the stall watchdog's.
 
 ``raise``, ``slow`` and ``hang`` misbehave only while the file ``model_config["armed_by"]`` exists:
 the version loads and warms up like any other, and the test arms it once it serves.
@@ -24,6 +26,7 @@ import pandas as pd
 from mlflow.models import set_model
 
 from models.pyfunc_model import SoccerOutcomeModel
+from streams.flow.predict import INLINE_ROWS
 
 SLOW_SECONDS = 2.0
 
@@ -42,7 +45,7 @@ class SabotagedModel(SoccerOutcomeModel):
                 raise RuntimeError("sabotaged model: raises on purpose")
             if self.mode == "slow":
                 time.sleep(SLOW_SECONDS)
-            while self.mode == "hang" and self.armed_by.exists():
+            while self.mode == "hang" and len(model_input) > INLINE_ROWS and self.armed_by.exists():
                 time.sleep(0.05)
         proba = super().predict_proba(model_input)
         if self.mode == "mirror":

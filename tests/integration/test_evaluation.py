@@ -57,7 +57,7 @@ def versions(
     """The trained champion (v1) and the challengers the tests put aliases on."""
     uri, artifacts = trained_registry.tracking_uri, tmp_path_factory.mktemp("sabotaged")
     out = {"real": "1", "copy": registry.copy_version(NAME, "1", uri)}
-    for mode in ("mirror", "raise", "slow"):
+    for mode in ("mirror", "raise", "slow", "hang"):
         out[mode] = sabotaged_version(uri, "1", mode, artifacts, armed_by=armed)
     return out
 
@@ -434,4 +434,99 @@ async def test_an_equal_challenger_is_not_promoted(
         assert registry.alias_version(NAME, "champion", trained_registry.tracking_uri) == "1"
         assert metric(worker, "soccer_promotions_total") == 0
     finally:
+        worker.stop()
+
+
+# -- The stall watchdog (issue 16): progress, not liveness ------------------------------
+
+
+def ready_body(worker: WorkerProcess) -> tuple[int, dict[str, Any]]:
+    status, body = http_get(f"{worker.base_url}/ready")
+    return status, dict(json.loads(body))
+
+
+def metric_value(worker: WorkerProcess, name: str) -> float:
+    _, body = http_get(f"{worker.base_url}/metrics")
+    return sum(
+        sample.value
+        for family in text_string_to_metric_families(body.decode())
+        for sample in family.samples
+        if sample.name == name
+    )
+
+
+async def test_a_stuck_model_stalls_its_partitions_and_recovers(
+    worker_settings: Settings,
+    trained_registry: TrainedRegistry,
+    versions: dict[str, str],
+    aliases: Callable[..., None],
+    armed: Path,
+    tmp_path: Path,
+) -> None:
+    """The model hangs in its thread: the process is alive and its dependencies are up,
+    but nothing commits. /ready names the stalled partitions within STALL_SECONDS (and a
+    few seconds of measuring), and clears once the model returns."""
+    aliases(champion=versions["hang"])
+    worker = launch(worker_settings, tmp_path / "w.log", stall_seconds=4.0, challenger_aliases="")
+    try:
+        ids = trained_registry.match_ids()[-40:]
+        await asyncio.to_thread(armed.touch)
+        await produce(
+            worker_settings,
+            worker_settings.livescores_topic,
+            [livescore(mid, 1, 30, 0, 0) for mid in ids],
+        )
+        wait_for(
+            "a stall on /ready",
+            lambda: any(r.startswith("stalled: ") for r in ready_body(worker)[1]["reasons"]),
+            timeout=40,
+        )
+        assert metric_value(worker, "soccer_partition_stalled") >= 1
+        assert metric_value(worker, "soccer_ready") == 0
+        await asyncio.to_thread(armed.unlink)
+        wait_for("ready again", lambda: ready_body(worker)[0] == 200, timeout=40)
+        assert metric_value(worker, "soccer_partition_stalled") == 0
+        assert metric_value(worker, "soccer_partition_stalls_total") >= 1
+    finally:
+        await asyncio.to_thread(armed.unlink, missing_ok=True)
+        worker.stop()
+
+
+async def test_a_slow_but_progressing_worker_is_never_stalled(
+    worker_settings: Settings,
+    trained_registry: TrainedRegistry,
+    versions: dict[str, str],
+    aliases: Callable[..., None],
+    armed: Path,
+    tmp_path: Path,
+) -> None:
+    """Every batch takes 2 s (the slow model, batches of 10), so 150 events are lag for
+    half a minute, yet the committed offset keeps moving: never a stall. (STALL_SECONDS is
+    a few batches long, as it should be in production: 60 s against batches of ms.)"""
+    aliases(champion=versions["slow"])
+    worker = launch(
+        worker_settings,
+        tmp_path / "w.log",
+        stall_seconds=10.0,
+        batch_size=10,
+        challenger_aliases="",
+    )
+    try:
+        ids = trained_registry.match_ids()[-150:]
+        await asyncio.to_thread(armed.touch)
+        await produce(
+            worker_settings,
+            worker_settings.livescores_topic,
+            [livescore(mid, 1, 30, 0, 0) for mid in ids],
+        )
+        saw_lag, deadline = False, time.monotonic() + 25
+        while time.monotonic() < deadline:
+            _status, body = ready_body(worker)
+            assert not [r for r in body["reasons"] if r.startswith("stalled")], body
+            saw_lag = saw_lag or metric_value(worker, "soccer_consumer_lag") > 0
+            await asyncio.sleep(1)
+        assert saw_lag, "the test never saw lag: it proved nothing"
+        assert metric_value(worker, "soccer_partition_stalls_total") == 0
+    finally:
+        await asyncio.to_thread(armed.unlink, missing_ok=True)
         worker.stop()
