@@ -83,7 +83,7 @@ async def run(args: argparse.Namespace) -> list[Row]:
                 print(f"[bench] {name} failed: {type(exc).__name__}: {exc}", file=sys.stderr)
                 rows.append(Row(name, 0, 0.0, note=f"failed: {type(exc).__name__}: {exc}"[:80]))
             finally:
-                await delete_topics_named(settings.kafka_bootstrap_servers, settings.consumer_group)
+                await delete_topics_named(settings, settings.consumer_group)
 
         if "ceiling" in args.only:
             ceiling = fresh_topics(base, "ceil")

@@ -33,6 +33,7 @@ from devstack.topics import delete_topics_named, run_names
 from devstack.worker import REPO, WorkerProcess
 from models import registry
 from schemas.features import MATCHES_FILE
+from streams.connect.kafka import kafka_options
 from streams.faust_glue.topic_admin import ensure_topics
 from streams.settings import Settings
 
@@ -58,7 +59,7 @@ def train(uri: str, root: Path) -> Path:
 
 
 async def stream_requests(settings: Settings, ids: list[str], rate: float, stop: asyncio.Event):
-    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap_servers)
+    producer = AIOKafkaProducer(**kafka_options(settings))
     await producer.start()
     sent = 0
     try:
@@ -86,7 +87,7 @@ async def time_moves(
     rng = random.Random(7)
     consumer = AIOKafkaConsumer(
         settings.predictions_topic,
-        bootstrap_servers=settings.kafka_bootstrap_servers,
+        **kafka_options(settings),
         auto_offset_reset="latest",
         group_id=None,
         fetch_max_wait_ms=20,
@@ -155,7 +156,7 @@ async def run_mode(
         if hook is not None:
             registry.client(uri).delete_webhook(hook.webhook_id)
         worker.stop()
-        await delete_topics_named(settings.kafka_bootstrap_servers, run)
+        await delete_topics_named(settings, run)
 
 
 async def main(args: argparse.Namespace) -> None:

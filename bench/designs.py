@@ -64,9 +64,7 @@ def _predicted_at(body: bytes | str) -> float:
 async def _drain_outputs(
     settings: Settings, count: int, timeout: float
 ) -> list[tuple[float, bytes]]:
-    got = await read_stamps(
-        settings.kafka_bootstrap_servers, settings.predictions_topic, count, timeout
-    )
+    got = await read_stamps(settings, settings.predictions_topic, count, timeout)
     if len(got) < count:
         raise RuntimeError(f"only {len(got)} of {count} outputs within {timeout:.0f}s")
     return got

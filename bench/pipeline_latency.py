@@ -31,6 +31,7 @@ from devstack.local_stack import LocalStack
 from devstack.supervisor import free_port
 from devstack.topics import run_names
 from devstack.worker import REPO
+from streams.connect.kafka import kafka_options
 from streams.settings import Settings
 
 
@@ -63,9 +64,7 @@ def event(match: int, seq: int) -> tuple[bytes, bytes]:
 
 
 async def produce_backlog(settings: Settings, count: int) -> None:
-    producer = AIOKafkaProducer(
-        bootstrap_servers=settings.kafka_bootstrap_servers, linger_ms=5, acks=1
-    )
+    producer = AIOKafkaProducer(**kafka_options(settings), linger_ms=5, acks=1)
     await producer.start()
     try:
         for i in range(count):
@@ -77,7 +76,7 @@ async def produce_backlog(settings: Settings, count: int) -> None:
 
 
 async def produce_at_rate(settings: Settings, rate: int, seconds: float, seq_base: int) -> int:
-    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap_servers, acks=1)
+    producer = AIOKafkaProducer(**kafka_options(settings), acks=1)
     await producer.start()
     sent = 0
     started = time.monotonic()
@@ -100,7 +99,7 @@ async def read_predictions(
 ) -> list[tuple[float, float]]:
     """(kafka timestamp s, event ts s) of each prediction, until ``expected`` arrived."""
     consumer = AIOKafkaConsumer(
-        settings.predictions_topic, bootstrap_servers=settings.kafka_bootstrap_servers,
+        settings.predictions_topic, **kafka_options(settings),
         auto_offset_reset="earliest", group_id=None, enable_auto_commit=False,
         max_partition_fetch_bytes=4 << 20,
     )  # fmt: skip
@@ -135,7 +134,7 @@ async def run(args: argparse.Namespace) -> None:
                 settings, args.backlog, root, args.rates, args.seconds, "pipeline"
             )
         finally:
-            await delete_topics_named(settings.kafka_bootstrap_servers, settings.consumer_group)
+            await delete_topics_named(settings, settings.consumer_group)
     print(table(rows, None))
 
 

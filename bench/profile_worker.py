@@ -77,7 +77,7 @@ async def profile(args: argparse.Namespace, root: Path) -> None:
     worker = WorkerProcess(settings, root / "worker.log").launch()
     try:
         worker.wait_ready(timeout=180)
-        await read_stamps(settings.kafka_bootstrap_servers, settings.predictions_topic, 500, 120)
+        await read_stamps(settings, settings.predictions_topic, 500, 120)
         assert worker.proc is not None
         py_spy = str(Path(sys.executable).with_name("py-spy"))
         command = [py_spy, "record", f"--{args.mode}", "--nonblocking", "-f", "raw", "-r", "200"]
@@ -85,7 +85,7 @@ async def profile(args: argparse.Namespace, root: Path) -> None:
         await asyncio.to_thread(subprocess.run, command, check=True, capture_output=True)
     finally:
         worker.stop()
-        await delete_topics_named(settings.kafka_bootstrap_servers, settings.consumer_group)
+        await delete_topics_named(settings, settings.consumer_group)
 
 
 def main() -> None:

@@ -46,6 +46,7 @@ from models.pyfunc_model import log_pyfunc
 from models.registry import ensure_experiment, register_version, set_alias, use_registry
 from models.training import Scores, build_dataset, fit_model
 from schemas import OUTCOMES
+from streams.connect.kafka import kafka_options
 from streams.faust_glue.topic_admin import ensure_topics
 from streams.settings import Settings
 
@@ -153,10 +154,10 @@ async def replay(
     )
     await ensure_topics(own)
     worker = WorkerProcess(own, root / f"worker-{updates}.log").launch()
-    producer = AIOKafkaProducer(bootstrap_servers=own.kafka_bootstrap_servers, linger_ms=2)
+    producer = AIOKafkaProducer(**kafka_options(own), linger_ms=2)
     answers = AIOKafkaConsumer(
         own.predictions_topic,
-        bootstrap_servers=own.kafka_bootstrap_servers,
+        **kafka_options(own),
         auto_offset_reset="earliest",
         group_id=None,
         fetch_max_wait_ms=20,
@@ -200,7 +201,7 @@ async def replay(
         await answers.stop()
         await producer.stop()
         worker.stop()
-        await delete_topics_named(own.kafka_bootstrap_servers, own.consumer_group)
+        await delete_topics_named(own, own.consumer_group)
     return {"answers": got, "seconds": seconds, "live": live}
 
 

@@ -21,6 +21,7 @@ from bench.pipeline_latency import event
 from devstack.supervisor import free_port
 from devstack.topics import run_names
 from schemas import Livescore, ModelRef, Prediction
+from streams.connect.kafka import kafka_options
 from streams.settings import Settings
 
 
@@ -79,12 +80,12 @@ def event_ts_of(body: bytes) -> float:
 
 
 async def read_stamps(
-    bootstrap: str, topic: str, expected: int, timeout: float
+    settings: Settings, topic: str, expected: int, timeout: float
 ) -> list[tuple[float, bytes]]:
     """(Kafka timestamp s, value) of the records on ``topic`` until ``expected`` arrived."""
     consumer = AIOKafkaConsumer(
         topic,
-        bootstrap_servers=bootstrap,
+        **kafka_options(settings),
         auto_offset_reset="earliest",
         group_id=None,
         enable_auto_commit=False,

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 from aiokafka.admin import AIOKafkaAdminClient
 
+from streams.connect.kafka import kafka_options
+from streams.settings import Settings
 
-async def delete_topics_named(bootstrap: str, part: str) -> int:
+
+async def delete_topics_named(settings: Settings, part: str) -> int:
     """Delete every topic whose name contains ``part`` (inputs, outputs, changelogs).
 
     Thousands of leftover partitions slow a single local broker down, and with it every
     later run.
     """
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    admin = AIOKafkaAdminClient(**kafka_options(settings))
     await admin.start()
     try:
         doomed = [t for t in await admin.list_topics() if part in t]

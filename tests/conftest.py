@@ -86,9 +86,7 @@ def topics_deleted_after(settings: Settings) -> Iterator[Settings]:
         yield settings
     finally:
         if kafka_ready(settings.kafka_bootstrap_servers):  # a stopped broker: nothing to do
-            asyncio.run(
-                delete_topics_named(settings.kafka_bootstrap_servers, settings.consumer_group)
-            )
+            asyncio.run(delete_topics_named(settings, settings.consumer_group))
 
 
 @pytest.fixture
