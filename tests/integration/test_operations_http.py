@@ -226,3 +226,35 @@ def test_reload_swaps_to_a_newly_aliased_version(
         == registry.resolve_alias("soccer_clf", "champion", trained_registry.tracking_uri).run_id
     )
     assert json.loads(http_get(f"{ops_worker.base_url}/model")[1])["version"] == "2"
+
+
+HOSTILE = '<img src=x onerror="window.__xss=1">'
+
+
+async def test_status_page_shows_hostile_names_as_text(
+    ops_worker: WorkerProcess, ops_settings: Settings, tmp_path: Path
+) -> None:
+    """A match id and team names that are HTML: the page shows them as text, runs nothing
+    of them, and every response carries the hardening headers."""
+    match_id = f"xss-{HOSTILE}"
+    event = livescore(match_id, 1, 12, 0, 0, home_team=HOSTILE, away_team="Brazil")
+    await produce(ops_settings, ops_settings.livescores_topic, [event])
+    await collect(
+        ops_settings,
+        ops_settings.predictions_topic,
+        lambda rs: any(r["match_id"] == match_id for r in rs),
+        timeout=30,
+    )
+    async with open_page(f"{ops_worker.base_url}/", tmp_path / "profile") as page:
+        await page.wait_for_text(HOSTILE)
+        assert await page.evaluate("window.__xss === undefined")
+        assert await page.evaluate("document.querySelectorAll('img[src=x]').length") == 0
+        assert page.problems == [], page.problems
+    for path in ("/", "/status.json", "/ready", "/metrics"):
+        response = await asyncio.to_thread(
+            urllib.request.urlopen, f"{ops_worker.base_url}{path}", timeout=10
+        )
+        headers = response.headers
+        response.close()
+        assert "default-src 'none'" in headers["Content-Security-Policy"], path
+        assert headers["X-Content-Type-Options"] == "nosniff", path
