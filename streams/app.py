@@ -20,6 +20,7 @@ from streams.evaluation.scores_reader import scores_reader
 from streams.faust_glue.gc_freeze import HeapFreezer
 from streams.faust_glue.kafka_admin import KafkaAdmin
 from streams.faust_glue.patches import apply_faust_patches
+from streams.faust_glue.raw_table_keys import raw_keys
 from streams.faust_glue.send_now import PRODUCER_LINGER_SECONDS, send_now
 from streams.faust_glue.web_driver import ServiceApp
 from streams.flow.agents import BatchLoop, register_agents
@@ -112,6 +113,7 @@ def create_app(settings: Settings) -> WorkerHandle:
         partitions=settings.topic_partitions,
         use_partitioner=True,
     )
+    raw_keys(match_to_state)  # its changelog partition is then its events' partition
 
     metrics = Metrics()
     features = FeatureStore(settings.features_dir, metrics, settings.features_poll_seconds)
