@@ -28,12 +28,14 @@ from aiokafka.errors import (
     AuthenticationFailedError,
     AuthenticationMethodNotSupported,
     GroupAuthorizationFailedError,
+    KafkaConnectionError,
     KafkaError,
     SaslAuthenticationFailed,
     UnsupportedSaslMechanismError,
 )
 from aiokafka.protocol.coordination import FindCoordinatorRequest
 from aiokafka.protocol.fetch import FetchRequest
+from aiokafka.protocol.metadata import MetadataRequest
 from aiokafka.protocol.produce import ProduceRequest
 
 from streams.connect.kafka import KafkaConfigError, kafka_options
@@ -67,13 +69,30 @@ def principal(settings: Settings) -> str:
     return "User:ANONYMOUS"
 
 
+class ProtocolMismatch(Exception):
+    """The broker took the TCP connection, then closed it at our first words."""
+
+
 async def _connect_once(settings: Settings, options: dict[str, Any]) -> None:
+    """Connect, log in and ask for metadata, as every client will: the last step catches a
+    TLS-only client on a listener that expects SASL (the handshake alone succeeds)."""
     address = settings.kafka_address
     security = {k: v for k, v in options.items() if k != "bootstrap_servers"}
-    conn = await create_conn(
-        address.host, address.port, request_timeout_ms=REQUEST_TIMEOUT_MS, **security
-    )
-    conn.close()
+    try:
+        conn = await create_conn(
+            address.host, address.port, request_timeout_ms=REQUEST_TIMEOUT_MS, **security
+        )
+    except KafkaConnectionError as exc:
+        # Refused or unreachable sockets are OSErrors; a KafkaConnectionError here means
+        # the broker accepted the connection and dropped it while we spoke: a listener
+        # that speaks another protocol than KAFKA_SECURITY_PROTOCOL, not a passing fault.
+        raise ProtocolMismatch(_short(exc)) from None
+    try:
+        await conn.send(MetadataRequest([]))
+    except KafkaConnectionError as exc:
+        raise ProtocolMismatch(_short(exc)) from None
+    finally:
+        conn.close()
 
 
 async def wait_for_login(settings: Settings) -> None:
@@ -95,18 +114,19 @@ async def wait_for_login(settings: Settings) -> None:
                 f"kafka: {where} refused {principal(settings)} over "
                 f"{settings.kafka_security_protocol}: {_short(exc)}"
             ) from None
+        except ProtocolMismatch as exc:
+            raise KafkaStartupError(
+                f"kafka: {where} closed the connection when spoken to in "
+                f"{settings.kafka_security_protocol} ({exc}): the listener expects another "
+                "protocol or a client certificate (check KAFKA_SECURITY_PROTOCOL, the port "
+                "and KAFKA_SSL_CERTFILE)"
+            ) from None
         except (OSError, TimeoutError, KafkaError) as exc:
             last = _short(exc)
         if time.monotonic() >= deadline:
-            hint = (
-                " (a broker that closes the connection at once may expect TLS: check "
-                "KAFKA_SECURITY_PROTOCOL)"
-                if "closed" in last
-                else ""
-            )
             raise KafkaStartupError(
                 f"kafka: no answer from {where} within "
-                f"{settings.kafka_startup_timeout_seconds:.0f}s ({last}){hint}"
+                f"{settings.kafka_startup_timeout_seconds:.0f}s ({last})"
             )
         await asyncio.sleep(RETRY_SECONDS)
 
@@ -167,7 +187,10 @@ async def check_kafka_access(settings: Settings) -> None:
     """The start-up check: a login, then the ACLs; :class:`KafkaStartupError` if either
     fails, naming every missing ACL."""
     await wait_for_login(settings)
-    missing = await missing_acls(settings)
+    try:
+        missing = await missing_acls(settings)
+    except (OSError, TimeoutError, KafkaError) as exc:
+        raise KafkaStartupError(f"kafka: checking the ACLs failed: {_short(exc)}") from None
     if missing:
         who = principal(settings)
         rules = "; ".join(

@@ -505,14 +505,20 @@ async def test_a_principal_missing_an_acl_is_told_which_in_one_line(
         ({"KAFKA_SASL_MECHANISM": "SCRAM-SHA-256", "KAFKA_SASL_USERNAME": "ghost"}, "refused"),
         ({"KAFKA_SSL_CAFILE": "OTHER_CA"}, "CERTIFICATE_VERIFY_FAILED"),
         ({"KAFKA_SSL_CAFILE": "/nonexistent/ca.pem"}, "KAFKA_SSL_CAFILE: no such file"),
+        ({"KAFKA_SECURITY_PROTOCOL": "SASL_PLAINTEXT"}, "expects another protocol"),
+        ({"KAFKA_SECURITY_PROTOCOL": "SSL"}, "expects another protocol"),
+        ({"KAFKA_BOOTSTRAP_SERVERS": "MTLS"}, "expects another protocol"),
     ],
+    ids=["password", "user", "ca", "ca-file", "sasl-on-tls", "tls-on-sasl", "sasl-on-mtls"],
 )
-async def test_a_worker_with_bad_credentials_stops_in_one_line(
+async def test_a_worker_with_bad_credentials_or_protocol_stops_in_one_line(
     secured: Secured, tmp_path: Path, variables: dict[str, str], expected: str
 ) -> None:
     e, s = secured.endpoints, secured.settings
     if variables.get("KAFKA_SSL_CAFILE") == "OTHER_CA":
         variables = {"KAFKA_SSL_CAFILE": str(e.other_ca_file)}
+    if variables.get("KAFKA_BOOTSTRAP_SERVERS") == "MTLS":  # SASL_SSL to the mTLS listener
+        variables = {"KAFKA_BOOTSTRAP_SERVERS": e.kafka_mtls_bootstrap}
     began = time.monotonic()
     result = await asyncio.to_thread(
         _run_worker_command, _worker_settings(e, s, tmp_path, **variables)

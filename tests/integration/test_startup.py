@@ -1,16 +1,20 @@
-"""Start-up without a model: not ready, says why, retries, and serves once one appears."""
+"""Start-up without a model (not ready, says why, retries, and serves once one appears),
+and without a broker (waited for, but bounded)."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 
 import pytest
 
 from devstack.supervisor import free_port
-from devstack.worker import WorkerProcess, http_get
+from devstack.worker import REPO, WorkerProcess, http_get, settings_env
 from models.registry import client as registry_client
 from streams.settings import Settings
 from tests.conftest import RunningStack
@@ -69,3 +73,28 @@ async def test_worker_without_a_champion_waits_then_serves(
         assert any(r["request_id"] == "first" for r in records)
     finally:
         worker.stop()
+
+
+def test_a_worker_with_no_broker_exits_after_the_startup_timeout(tmp_path: Path) -> None:
+    """An absent broker is waited for (it may be starting), but not for ever: one line and
+    a non-zero exit after KAFKA_STARTUP_TIMEOUT_SECONDS, for the orchestrator to retry."""
+    settings = Settings(
+        kafka_bootstrap_servers=f"127.0.0.1:{free_port()}",
+        kafka_startup_timeout_seconds=3,
+        state_dir=tmp_path,
+    )
+    began = time.monotonic()
+    result = subprocess.run(
+        [sys.executable, "-m", "streams", "worker"],
+        cwd=REPO,
+        env={**os.environ, **settings_env(settings)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    took = time.monotonic() - began
+    assert result.returncode == 2, result.stderr[-2000:]
+    [line] = result.stderr.strip().splitlines()
+    assert "no answer from" in line and "within 3s" in line, line
+    assert 3 <= took < 30
