@@ -34,11 +34,10 @@ def partition_of(match_id: str, partitions: int) -> int:
     return int(DefaultPartitioner()(match_id.encode(), list(range(partitions)), []))
 
 
-def owned_partitions(app: faust.App, source_topic: str) -> set[int]:
-    """Partitions of the match memory this worker writes (as the input topic's); the
-    table may also hold standby copies of other workers' partitions."""
-    actives = app.assignor.assigned_actives()
-    return {tp.partition for tp in actives if tp.topic == source_topic}
+def owned_partitions(app: faust.App, topic: str) -> set[int]:
+    """This worker's active partitions of ``topic``; the table may also hold standby
+    copies of other workers' partitions."""
+    return {tp.partition for tp in app.assignor.assigned_actives() if tp.topic == topic}
 
 
 class MemoryJanitor(PollingService):

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 import redis.asyncio as aioredis
 
+from devstack.supervisor import free_port
 from devstack.worker import REPO, WorkerProcess, http_get
 from streams.settings import Settings
 from tests.browser import Page, chromium_path, open_page
@@ -197,13 +198,73 @@ async def test_a_finished_match_shows_both_rating_changes(
     assert changes[0]["change"] > 0 > changes[1]["change"], "the winner gains, the loser pays"
 
 
+def match_list_of(worker: WorkerProcess) -> dict[str, Any]:
+    status, body = http_get(f"{worker.base_url}/matches.json")
+    assert status == 200, body
+    return dict(json.loads(body))
+
+
+async def test_a_match_page_on_a_worker_that_does_not_own_it(
+    pages_worker: WorkerProcess, pages_settings: Settings, tmp_path: Path
+) -> None:
+    alone = {m: match_json(pages_worker, m) for m in (MATCH, "rated-final")}
+    second_settings = Settings(
+        **{
+            **pages_settings.model_dump(),
+            "web_port": free_port(),
+            "state_dir": tmp_path / "second",
+        }
+    )
+    second = WorkerProcess(second_settings, tmp_path / "second.log").launch()
+    try:
+        second.wait_ready()
+        lists: list[dict[str, Any]] = []
+        listed: list[set[str]] = []
+        try:
+            # Until the rebalance gave each worker a share and the new owners recovered it.
+            async with asyncio.timeout(60):
+                while True:
+                    lists = [match_list_of(w) for w in (pages_worker, second)]
+                    owned = [set(listed["partitions"]) for listed in lists]
+                    listed = [{m["match_id"] for m in listed["matches"]} for listed in lists]
+                    if (
+                        all(owned)
+                        and not owned[0] & owned[1]
+                        and len(owned[0] | owned[1]) == 4
+                        and listed[0] | listed[1] == set(alone)
+                    ):
+                        break
+                    await asyncio.sleep(0.5)
+        except TimeoutError:
+            raise AssertionError(f"the matches were never listed once each: {lists}") from None
+        # Each lists its own partitions' matches only, and names the other worker.
+        assert not listed[0] & listed[1]
+        assert lists[0]["other_workers"] == [lists[1]["served_by"]]
+        # Either worker answers for every match: the owner's data, proxied by Faust's router.
+        for match_id, before in alone.items():
+            owner = lists[0 if match_id in listed[0] else 1]["served_by"]
+            for worker in (pages_worker, second):
+                seen = match_json(worker, match_id)
+                assert seen["served_by"] == owner, (match_id, worker.base_url)
+                assert seen["points"] == before["points"]
+        stranger = next(
+            w for w, ids in zip((pages_worker, second), listed, strict=True) if MATCH not in ids
+        )
+        async with open_page(f"{stranger.base_url}/matches/{MATCH}", tmp_path / "p") as page:
+            await chart_points(page, len(alone[MATCH]["points"]))
+            assert page.problems == [], page.problems
+    finally:
+        second.stop()
+
+
 async def test_the_chart_survives_a_restart(
     pages_worker: WorkerProcess, pages_settings: Settings, tmp_path: Path
 ) -> None:
     before = match_json(pages_worker, MATCH)
     assert len(before["points"]) >= 2, "the first test replayed the match"
-    await asyncio.sleep(1.5)  # past the commit interval: the inputs are not read again
-    pages_worker.kill()
+    # Stopped, not killed: it leaves the group at once, so the restart waits for no session
+    # timeout (a kill is tests/integration/test_worker_restart.py's); all state is in Kafka.
+    pages_worker.stop()
     restarted = WorkerProcess(pages_settings, tmp_path / "restarted.log").launch()
     try:
         restarted.wait_ready()

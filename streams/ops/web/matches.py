@@ -6,7 +6,8 @@ The data is the match's memory in the ``match_to_state`` table, which only the w
 owning the match's partition writes. A match's JSON asked of another worker is proxied to
 the owner, found with Faust's own table routing (``app.router.key_store``, the lookup
 behind ``app.table_route``); so the page works on any worker behind one address. The list
-is of this worker's partitions only, and names the workers holding the others.
+is of this worker's active partitions of the table only, and names the workers holding
+the others.
 """
 
 from __future__ import annotations
@@ -74,9 +75,10 @@ def other_workers(app: faust.App) -> list[str]:
 def register_match_views(app: faust.App, worker: WorkerHandle) -> None:
     """Attach the match pages to ``app``; they read the worker's ``match_to_state``."""
     # Its own decoded copies, so reading never touches the batch processor's.
-    memories = MatchMemories(app.tables[MATCH_TABLE])
+    table = app.tables[MATCH_TABLE]
+    memories = MatchMemories(table)
     partitions = worker.settings.topic_partitions
-    source_topic = worker.settings.livescores_topic
+    changelog_topic = table.changelog_topic.get_topic_name()
 
     def served_by() -> str:
         return str(app.conf.canonical_url)
@@ -104,7 +106,7 @@ def register_match_views(app: faust.App, worker: WorkerHandle) -> None:
 
     def one_match(view: View, match_id: str) -> Response:
         now = dt.datetime.now(dt.UTC)
-        if app.tables[MATCH_TABLE].get(match_id) is None:
+        if table.get(match_id) is None:
             return view.json(
                 {"error": f"no match {match_id!r} on this worker"},
                 status=404,
@@ -122,7 +124,9 @@ def register_match_views(app: faust.App, worker: WorkerHandle) -> None:
     @app.page("/matches.json")
     class MatchesJson(View):
         async def get(self, request: Request) -> Response:
-            owned = owned_partitions(app, source_topic)
+            # The table's own active partitions, the ones its router sends here: then
+            # every match listed is one whose JSON this worker serves itself.
+            owned = owned_partitions(app, changelog_topic)
             ids = [m for m, _ in memories.items() if partition_of(m, partitions) in owned]
             loaded = memories.load(ids, dt.datetime.now(dt.UTC))
             memories.prune()  # forget copies of matches gone or moved since the last call
