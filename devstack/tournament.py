@@ -2,8 +2,10 @@
 except :func:`load_shootouts`, which reads a file).
 
 **The synthetic World Cup** (:func:`world_cup`) is 32 well-known national teams, each with
-an Elo-like strength in :data:`TEAM_RATINGS`. The ratings are approximate, chosen by hand
-for the demo so that favourites look like favourites; they are not taken from any ranking.
+an Elo-like strength in :data:`models.synthetic.TEAM_RATINGS`. The ratings are
+approximate, chosen by hand for the demo so that favourites look like favourites; they are
+not taken from any ranking. The synthetic history the demo's model is trained on starts
+its teams from the same ratings, so the model's favourites are the tournament's.
 The draw puts the teams in four pots by rating (the host, :data:`HOST`, heads group A) and
 never puts two teams of one confederation in a group, except two from UEFA. Eight groups
 of four play a round robin on three match days, in four slots a day of four simultaneous
@@ -61,46 +63,11 @@ from models.ids import match_id
 # The model's own supremacy inversion, private to the pipeline: reusing it keeps the demo's
 # scoring rates exactly those the model assumes, instead of a second copy that could drift.
 from models.pipeline import GOALS_PER_SIDE, _edge_grid
-from models.synthetic import CONFEDERATIONS
+from models.synthetic import CONFEDERATIONS, TEAM_RATINGS
 from models.timeline import FULL_TIME, Goal
 from models.tournaments import WORLD_CUP
 from streams.cli.match_feed import ReplayMatch, select_matches
 
-#: Approximate Elo-like strengths, chosen by hand for the demo (see the module docstring).
-TEAM_RATINGS: Final[dict[str, float]] = {
-    "Argentina": 2140.0,
-    "Brazil": 2120.0,
-    "France": 2100.0,
-    "Spain": 2080.0,
-    "England": 2040.0,
-    "Portugal": 2010.0,
-    "Netherlands": 2000.0,
-    "Belgium": 1980.0,
-    "Germany": 1970.0,
-    "Italy": 1960.0,
-    "Croatia": 1950.0,
-    "Colombia": 1945.0,
-    "Uruguay": 1930.0,
-    "Denmark": 1885.0,
-    "Japan": 1880.0,
-    "Switzerland": 1870.0,
-    "Morocco": 1865.0,
-    "Ecuador": 1860.0,
-    "Mexico": 1825.0,
-    "Serbia": 1820.0,
-    "United States": 1810.0,
-    "Iran": 1805.0,
-    "Senegal": 1800.0,
-    "Poland": 1790.0,
-    "South Korea": 1780.0,
-    "Australia": 1765.0,
-    "Canada": 1760.0,
-    "Ivory Coast": 1740.0,
-    "Nigeria": 1730.0,
-    "Cameroon": 1705.0,
-    "Costa Rica": 1690.0,
-    "Saudi Arabia": 1650.0,
-}
 HOST: Final = "United States"
 CONFEDERATION: Final[dict[str, str]] = {
     team: region for region, teams in CONFEDERATIONS.items() for team in teams
