@@ -36,16 +36,9 @@ MATCH_TABLE: Final = "match_to_state"
 #: (during a rebalance two workers may each think the other owns a match).
 ROUTED_HEADER: Final = "X-Soccerpredict-Routed"
 PROXY_TIMEOUT = aiohttp.ClientTimeout(total=5.0)
-#: The page's script and style are inline; nothing else may load, and data only from here.
-PAGE_HEADERS: Final = {
-    "Cache-Control": "no-store",
-    "Content-Security-Policy": (
-        "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; "
-        "connect-src 'self'; img-src data:; base-uri 'none'; form-action 'none'"
-    ),
-    "X-Content-Type-Options": "nosniff",
-}
-JSON_HEADERS: Final = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
+#: Always fresh: the page polls its data. (The web driver adds the CSP, which lets the
+#: page's inline script and style run and fetch from here only, and nosniff.)
+NO_STORE: Final = {"Cache-Control": "no-store"}
 
 
 def _ident(url: URL) -> tuple[str, int]:
@@ -84,11 +77,11 @@ def register_match_views(app: faust.App, worker: WorkerHandle) -> None:
         return str(app.conf.canonical_url)
 
     def page(view: View) -> Response:
-        return view.html(MATCH_PAGES, headers=dict(PAGE_HEADERS))
+        return view.html(MATCH_PAGES, headers=dict(NO_STORE))
 
     def json_of(view: View, body: bytes, status: int = 200) -> Response:
         return view.bytes(
-            body, content_type="application/json", status=status, headers=dict(JSON_HEADERS)
+            body, content_type="application/json", status=status, headers=dict(NO_STORE)
         )
 
     async def proxied(view: View, request: Request, owner: URL) -> Response:
@@ -102,7 +95,7 @@ def register_match_views(app: faust.App, worker: WorkerHandle) -> None:
         except (aiohttp.ClientError, TimeoutError) as exc:
             log.warning("match_proxy_failed", url=str(url), error=repr(exc))
             body = {"error": f"the worker owning this match ({owner}) did not answer: {exc!r}"}
-            return view.json(body, status=502, headers=dict(JSON_HEADERS))
+            return view.json(body, status=502, headers=dict(NO_STORE))
 
     def one_match(view: View, match_id: str) -> Response:
         now = dt.datetime.now(dt.UTC)
@@ -110,7 +103,7 @@ def register_match_views(app: faust.App, worker: WorkerHandle) -> None:
             return view.json(
                 {"error": f"no match {match_id!r} on this worker"},
                 status=404,
-                headers=dict(JSON_HEADERS),
+                headers=dict(NO_STORE),
             )
         memory = memories.load([match_id], now)[match_id]
         data = match_view(match_id, memory, served_by(), worker.ratings.elo_change(match_id))
