@@ -1,4 +1,5 @@
-"""Kafka helpers for the end-to-end tests: a producer and a collector of JSON records.
+"""Helpers for the end-to-end tests: a producer and a collector of JSON records, and a
+``python -m streams`` command run as a user runs it.
 
 The worker process itself and the HTTP helper are dev tooling shared with the benchmarks
 and the demo: :mod:`devstack.worker`.
@@ -9,12 +10,31 @@ from __future__ import annotations
 import asyncio
 import collections
 import json
+import os
+import subprocess
+import sys
 from collections.abc import Callable, Iterable
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
+from devstack.worker import REPO, settings_env
 from streams.settings import Settings
+
+
+def run_command(
+    settings: Settings, *argv: str, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    """``python -m streams *argv`` in a child with ``settings`` as its environment."""
+    return subprocess.run(
+        [sys.executable, "-m", "streams", *argv],
+        cwd=REPO,
+        env={**os.environ, **settings_env(settings)},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
 
 
 async def produce(

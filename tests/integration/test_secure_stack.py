@@ -51,6 +51,7 @@ from schemas.features import MATCHES_FILE
 from streams.metrics import Metrics
 from streams.settings import Settings
 from streams.sinks.redis_latest import LatestValue, RedisLatestSink
+from tests.harness import run_command
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]
 #: A refusal slower than this is a hang as far as a worker's start-up is concerned.
@@ -398,18 +399,6 @@ def _worker_settings(e: SecureEndpoints, s: Settings, root: Path, **env: str) ->
     )
 
 
-def _run_worker_command(settings: Settings, timeout: float = 60) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "streams", "worker"],
-        cwd=REPO,
-        env={**os.environ, **settings_env(settings)},
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
-
-
 def _secrets(e: SecureEndpoints) -> list[str]:
     return [
         secret.get_secret_value()
@@ -485,7 +474,7 @@ async def test_a_principal_missing_an_acl_is_told_which_in_one_line(
         await admin.revoke("User:worker", [group_read])
     try:
         began = time.monotonic()
-        result = await asyncio.to_thread(_run_worker_command, _worker_settings(e, s, tmp_path))
+        result = await asyncio.to_thread(run_command, _worker_settings(e, s, tmp_path), "worker")
         took = time.monotonic() - began
     finally:
         async with e.acl_admin() as admin:
@@ -521,7 +510,7 @@ async def test_a_worker_with_bad_credentials_or_protocol_stops_in_one_line(
         variables = {"KAFKA_BOOTSTRAP_SERVERS": e.kafka_mtls_bootstrap}
     began = time.monotonic()
     result = await asyncio.to_thread(
-        _run_worker_command, _worker_settings(e, s, tmp_path, **variables)
+        run_command, _worker_settings(e, s, tmp_path, **variables), "worker"
     )
     assert result.returncode == 2, result.stderr[-2000:]
     [line] = result.stderr.strip().splitlines()

@@ -5,20 +5,17 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
 from devstack.supervisor import free_port
-from devstack.worker import REPO, WorkerProcess, http_get, settings_env
+from devstack.worker import WorkerProcess, http_get
 from models.registry import client as registry_client
 from streams.settings import Settings
 from tests.conftest import RunningStack
-from tests.harness import collect, produce
+from tests.harness import collect, produce, run_command
 from tests.integration.conftest import TrainedRegistry
 from tests.integration.test_pipeline_e2e import request
 
@@ -84,15 +81,7 @@ def test_a_worker_with_no_broker_exits_after_the_startup_timeout(tmp_path: Path)
         state_dir=tmp_path,
     )
     began = time.monotonic()
-    result = subprocess.run(
-        [sys.executable, "-m", "streams", "worker"],
-        cwd=REPO,
-        env={**os.environ, **settings_env(settings)},
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    result = run_command(settings, "worker")
     took = time.monotonic() - began
     assert result.returncode == 2, result.stderr[-2000:]
     [line] = result.stderr.strip().splitlines()

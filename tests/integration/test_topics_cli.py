@@ -5,18 +5,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
-import subprocess
-import sys
 
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
-from devstack.worker import REPO, settings_env
 from streams.cli import CommandError
 from streams.cli.topics import run, wanted_topics
 from streams.settings import Settings
+from tests.harness import run_command
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(60)]
 
@@ -94,15 +91,7 @@ def test_too_few_partitions_is_one_line_and_a_failure(isolated_settings: Setting
     assert len(asyncio.run(topics_of(isolated_settings))) == 9
 
     # As the chart's job runs it: one error line, a non-zero exit status.
-    result = subprocess.run(
-        [sys.executable, "-m", "streams", "topics"],
-        cwd=REPO,
-        env={**os.environ, **settings_env(isolated_settings)},
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=False,
-    )
+    result = run_command(isolated_settings, "topics", timeout=30)
     assert result.returncode == 1
     assert result.stderr.count("\n") == 1 and result.stderr.startswith("error: too few")
 
