@@ -681,7 +681,8 @@ def test_topics_hook_job_runs_streams_topics_with_the_worker_settings(variant: s
     (container,) = job["spec"]["template"]["spec"]["containers"]
     assert container["command"] == ["python", "-m", "streams", "topics"]
     assert container["image"] == worker(manifests)["image"]
-    assert container["env"] == worker(manifests)["env"]
+    own = {"POD_IP", "NODE_CANONICAL_URL"}  # the worker's address, for match-page proxying
+    assert container["env"] == [e for e in worker(manifests)["env"] if e["name"] not in own]
     assert job["spec"]["template"]["spec"]["restartPolicy"] in {"Never", "OnFailure"}
 
 
@@ -691,8 +692,15 @@ def test_topics_job_can_be_turned_off() -> None:
 
 def test_every_variable_the_chart_sets_is_a_setting() -> None:
     for variant in VARIANTS:
-        names = set(env_of(worker(render(*VARIANTS[variant]))))
+        # POD_IP is Kubernetes' downward API, only to build NODE_CANONICAL_URL from.
+        names = set(env_of(worker(render(*VARIANTS[variant])))) - {"POD_IP"}
         assert names <= KNOWN_VARIABLES, f"{variant}: unknown {sorted(names - KNOWN_VARIABLES)}"
+
+
+def test_workers_reach_each_other_at_their_pod_address() -> None:
+    env = env_of(worker(render()))
+    assert env["POD_IP"]["valueFrom"] == {"fieldRef": {"fieldPath": "status.podIP"}}
+    assert env["NODE_CANONICAL_URL"]["value"].startswith("http://$(POD_IP):")
 
 
 def test_empty_config_values_leave_the_variable_unset() -> None:
