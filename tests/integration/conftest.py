@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -62,9 +63,10 @@ class TrainedRegistry:
         return [str(i) for i in ids]
 
 
-@pytest.fixture(scope="module")
-def trained_registry(tmp_path_factory: pytest.TempPathFactory) -> TrainedRegistry:
-    root = tmp_path_factory.mktemp("registry")
+@pytest.fixture(scope="session")
+def trained_template(tmp_path_factory: pytest.TempPathFactory) -> TrainedRegistry:
+    """One trained champion for the whole session (training is ~20 s of CPU each time)."""
+    root = tmp_path_factory.mktemp("registry-template")
     registry = TrainedRegistry(
         tracking_uri=f"sqlite:///{root / 'mlflow.db'}",
         state_dir=root / "state",
@@ -72,6 +74,25 @@ def trained_registry(tmp_path_factory: pytest.TempPathFactory) -> TrainedRegistr
     )
     registry.train(seed=0)
     return registry
+
+
+@pytest.fixture(scope="module")
+def trained_registry(
+    trained_template: TrainedRegistry, tmp_path_factory: pytest.TempPathFactory
+) -> TrainedRegistry:
+    """A module's own copy of the template: its registry database and feature tables, so
+    aliases a module moves and versions or snapshots it adds stay in that module. The
+    artifacts are shared, read-only (the copied database names the template's; versions a
+    module registers get artifact folders of their own run ids there)."""
+    root = tmp_path_factory.mktemp("registry")
+    template_db = Path(trained_template.tracking_uri.removeprefix("sqlite:///"))
+    shutil.copyfile(template_db, root / "mlflow.db")
+    shutil.copytree(trained_template.features_dir, root / "features")
+    return TrainedRegistry(
+        tracking_uri=f"sqlite:///{root / 'mlflow.db'}",
+        state_dir=root / "state",
+        features_dir=root / "features",
+    )
 
 
 @pytest.fixture
