@@ -512,6 +512,10 @@ async def test_a_slow_but_progressing_worker_is_never_stalled(
         stall_seconds=10.0,
         batch_size=10,
         challenger_aliases="",
+        # One partition: every batch is progress on it. With several, a partition whose
+        # events queue behind 30 s of other partitions' 2 s batches would rightly be
+        # starved for longer than STALL_SECONDS.
+        topic_partitions=1,
     )
     try:
         ids = trained_registry.match_ids()[-150:]
