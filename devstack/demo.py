@@ -49,6 +49,8 @@ from streams.cli.args import positive_float, positive_int
 from streams.cli.kafka_io import ensure_service_topics, new_records, producer, quiet_logging
 from streams.cli.match_feed import ReplayMatch, request_schedule, schedule
 from streams.cli.show import prediction_line
+from streams.connect.kafka import kafka_options
+from streams.connect.redis import redis_options
 from streams.settings import Settings
 
 TRAIN_MATCHES, TRAIN_SEED = 3000, 7
@@ -110,6 +112,11 @@ def say(message: str) -> None:
     print(f"[demo] {message}", flush=True)
 
 
+def _kafka_security(settings: Settings) -> dict[str, Any]:
+    """The security keywords of ``kafka_options`` (a secured cluster is probed as one)."""
+    return {k: v for k, v in kafka_options(settings).items() if k != "bootstrap_servers"}
+
+
 def ensure_stack(settings: Settings) -> None:
     """Start the local Kafka and Redis, except a server that already answers: that one
     (a running ``stack up``, a container, CI's) is used as it is."""
@@ -120,13 +127,13 @@ def ensure_stack(settings: Settings) -> None:
         (
             "redis",
             local.redis,
-            redis_ready(settings.redis_url.get_secret_value()),
+            redis_ready(settings.redis_url.get_secret_value(), **redis_options(settings)),
             settings.redis_shown,
         ),
         (
             "kafka",
             local.kafka,
-            kafka_ready(settings.kafka_bootstrap_servers),
+            kafka_ready(settings.kafka_bootstrap_servers, security=_kafka_security(settings)),
             settings.kafka_bootstrap_servers,
         ),
     ):
