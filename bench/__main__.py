@@ -30,14 +30,13 @@ from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any
 
-import structlog
-
 from bench import designs
 from bench.pipeline_latency import train
 from bench.report import Row, row_line, table, target_lines, targets
 from bench.workload import fresh_topics, payload_sizes
 from devstack.local_stack import LocalStack
 from devstack.topics import delete_topics_named
+from streams.logs import configure_logging
 from streams.settings import Settings
 
 ALL = ("ceiling", "floor", "pipeline", "pipeline2", "unbatched", "shadow", "quix", "celery")
@@ -156,8 +155,9 @@ def main() -> None:
         help="Celery prefork sizes to run; the fastest is the one the target compares with",
     )
     args = parser.parse_args()
-    # The service's log lines (topics created, ...) go to stderr: stdout is the table.
-    structlog.configure(logger_factory=structlog.PrintLoggerFactory(sys.stderr))
+    # Progress lines and the table only: the service's own info lines (topics created, ...)
+    # are the worker's business; warnings and errors still show, on stderr.
+    configure_logging("WARNING")
     LocalStack(Settings()).up()
     rows = asyncio.run(run(args))
 
