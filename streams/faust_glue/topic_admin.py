@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import structlog
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -18,6 +18,7 @@ from aiokafka.errors import (
     TopicAlreadyExistsError,
     for_code,
 )
+from aiokafka.protocol.offset import OffsetRequest
 from tenacity import RetryCallState
 
 from streams.backoff import retrying
@@ -212,10 +213,14 @@ async def create_missing(
 
 
 async def _wait_for_leaders(admin: AIOKafkaAdminClient, names: list[str]) -> None:
-    """Return once every partition of ``names`` has a leader (at most a few seconds).
+    """Return once every partition of ``names`` has a leader that serves it (at most a few
+    seconds).
 
     A topic is usable a moment after it is created: a produce before its partitions have
-    leaders fails with NotLeaderForPartition and is retried, which producers log.
+    leaders fails with NotLeaderForPartition and is retried, which producers log. The
+    metadata names a leader slightly before that broker serves the partition, so each
+    leader is also asked for the partition's end offset (ListOffsets, answered only by a
+    serving leader).
     """
     deadline = asyncio.get_running_loop().time() + LEADER_WAIT_SECONDS
     while True:
@@ -227,6 +232,24 @@ async def _wait_for_leaders(admin: AIOKafkaAdminClient, names: list[str]) -> Non
             or not t["partitions"]
             or any(p.get("leader", -1) < 0 for p in t["partitions"])
         ]
-        if not leaderless or asyncio.get_running_loop().time() > deadline:
+        if not leaderless and await _leaders_serve(admin, described):
+            return
+        if asyncio.get_running_loop().time() > deadline:
             return
         await asyncio.sleep(0.05)
+
+
+async def _leaders_serve(admin: AIOKafkaAdminClient, described: list[dict[str, Any]]) -> bool:
+    by_leader: dict[int, dict[str, list[tuple[int, int]]]] = {}
+    for topic in described:
+        for p in topic["partitions"]:
+            asked = by_leader.setdefault(p["leader"], {}).setdefault(topic["topic"], [])
+            asked.append((p["partition"], -1))  # -1: the latest offset
+    for leader, topics in by_leader.items():
+        # aiokafka's admin has no ListOffsets call; its client (pinned aiokafka <0.15)
+        # sends the protocol request to the leader as the consumer's fetcher does.
+        response = await admin._client.send(leader, OffsetRequest(-1, 0, list(topics.items())))
+        for _topic, partitions in response.topics:
+            if any(partition[1] != 0 for partition in partitions):
+                return False
+    return True
