@@ -85,8 +85,7 @@ def tuned_app(settings: Settings) -> ServiceApp:
         stream_buffer_maxsize=16384,
         web_port=settings.web_port,
         web_bind=settings.web_host,
-        # Faust would read NODE_CANONICAL_URL itself; passed here, the one settings object
-        # stays the only reader of the environment.
+        # Given explicitly when set; unset, Faust's own default (http://WEB_HOST:WEB_PORT).
         **({"canonical_url": settings.node_canonical_url} if settings.node_canonical_url else {}),
         web_enabled=True,
         web_tables_enabled=False,

@@ -186,10 +186,10 @@ class Settings(BaseSettings):
     # HTTP
     web_port: int = Field(6066, ge=1, le=65535, description="WEB_PORT: Faust web server port.")
     web_host: str = Field("127.0.0.1", description="WEB_HOST: address the web server binds.")
-    node_canonical_url: str = Field(
-        "",
+    node_canonical_url: str | None = Field(
+        None,
         description="NODE_CANONICAL_URL: how the other workers reach this one (match pages "
-        "are proxied to a match's owner); empty = http://WEB_HOST:WEB_PORT.",
+        "are proxied to a match's owner); unset = http://WEB_HOST:WEB_PORT.",
     )
     admin_token: SecretStr | None = Field(
         None, description="ADMIN_TOKEN: bearer token for POST /model/reload; unset = off."

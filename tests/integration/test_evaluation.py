@@ -388,7 +388,13 @@ async def test_a_clearly_better_challenger_is_promoted_once_by_two_workers(
             lambda: registry.alias_version(NAME, "champion", uri) == versions["real"],
             timeout=120,
         )
-        tags = registry.version_tags(NAME, versions["real"], uri)
+
+        # The promoter tags the version right after it moves the alias: wait for both.
+        def evidence_tags() -> dict[str, str] | None:
+            tags = registry.version_tags(NAME, versions["real"], uri)
+            return tags if "promotion.evidence" in tags else None
+
+        tags = wait_for("the promotion's evidence", evidence_tags, timeout=30)
         evidence = json.loads(tags["promotion.evidence"])
         assert tags["promotion.previous_champion"] == versions["mirror"]
         assert evidence["n"] >= 30 and evidence["low"] > 0
