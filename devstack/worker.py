@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import sys
 import time
@@ -60,6 +61,28 @@ class WorkerProcess(Supervised):
             own_session=own_session,
         )
         return self
+
+    def wait_read_models(self, timeout: float = 60.0) -> float:
+        """Block until /ready says, in a measurement made after this call began, that
+        every read model has applied all the outputs (they wait while the champion has a
+        backlog); the seconds it took. AssertionError after ``timeout``."""
+        started, since = time.monotonic(), dt.datetime.now(dt.UTC)
+        last: Any = None
+        while time.monotonic() - started < timeout:
+            try:
+                _, body = http_get(f"{self.base_url}/ready", timeout=3)
+                last = json.loads(body).get("read_models")
+                if last and all(
+                    model["caught_up"]
+                    and model["measured_at"]
+                    and dt.datetime.fromisoformat(model["measured_at"]) > since
+                    for model in last
+                ):
+                    return time.monotonic() - started
+            except (OSError, ValueError) as exc:
+                last = exc
+            time.sleep(0.25)
+        raise AssertionError(f"read models still behind after {timeout}s: {last!r}")
 
     def wait_ready(self, timeout: float = 90.0) -> dict[str, Any]:
         """Block until /ready says 200; AssertionError with the log's tail otherwise."""

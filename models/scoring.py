@@ -1,7 +1,7 @@
 """Per-forecast scores of home/draw/away probabilities against what happened.
 
 One implementation for the offline evaluation (``models.training.score``) and the live
-scoring of served predictions (``streams.flow.scoring``), so the two report the same
+scoring of served predictions (``streams.read_models.scoring``), so the two report the same
 numbers for the same forecasts.
 """
 

@@ -4,18 +4,11 @@ from schemas.common import MAX_ID_LENGTH, OUTCOMES, Outcome, Status
 from schemas.dead_letter import DeadLetter, DeadLetterReason, Encoding, ErrorType
 from schemas.errors import classify_validation_error
 from schemas.livescore import Livescore
-from schemas.match_memory import (
-    PHASES,
-    Forecast,
-    MatchMemory,
-    MatchTeams,
-    Phase,
-    TimelinePoint,
-    phase_of,
-)
+from schemas.match_forecasts import PHASES, Forecast, HeldResult, Phase, phase_of
 from schemas.match_request import MatchRequest
 from schemas.match_result import MatchResult
 from schemas.match_score import MatchScore
+from schemas.match_state import MatchState, MatchTeams
 from schemas.prediction import (
     DRIFT_TOLERANCE,
     SUM_TOLERANCE,
@@ -24,6 +17,7 @@ from schemas.prediction import (
     Probabilities,
     Trigger,
 )
+from schemas.timeline_point import TimelinePoint
 
 __all__ = [
     "DRIFT_TOLERANCE",
@@ -36,11 +30,12 @@ __all__ = [
     "Encoding",
     "ErrorType",
     "Forecast",
+    "HeldResult",
     "Livescore",
-    "MatchMemory",
     "MatchRequest",
     "MatchResult",
     "MatchScore",
+    "MatchState",
     "MatchTeams",
     "ModelRef",
     "Outcome",

@@ -17,7 +17,7 @@ Which pydantic mode describes the bytes on the wire:
   version may add output fields, and a consumer validating with an older 1.x file must keep
   accepting them.
 - **internal** records (the ``{CONSUMER_GROUP}-results`` and ``-scores`` topics, the
-  ``match_to_state`` changelog) are written and read by the service itself: mode
+  table changelogs) are written and read by the service itself: mode
   ``serialization`` for the bytes, kept closed where the reading model forbids unknown fields,
   because that reader is the service of another version during an upgrade.
 
@@ -39,16 +39,18 @@ from pydantic import BaseModel
 
 from schemas.dead_letter import DeadLetter
 from schemas.livescore import Livescore
-from schemas.match_memory import MatchMemory
+from schemas.match_forecasts import HeldResult
 from schemas.match_request import MatchRequest
 from schemas.match_result import MatchResult
 from schemas.match_score import MatchScore
+from schemas.match_state import MatchState
 from schemas.prediction import Prediction
+from schemas.timeline_point import TimelinePoint
 
 #: Version of the wire contract, semantic: the major part goes up with every change that
 #: breaks a producer or a consumer (see ``devstack/schema_check.py`` for the rules), the
 #: minor part may go up with compatible ones. A major bump needs a README changelog entry.
-SCHEMA_VERSION: Final = "1.0.0"
+SCHEMA_VERSION: Final = "2.0.0"
 #: Where ``python -m schemas export`` writes the files.
 JSON_DIR: Final = Path(__file__).parent / "json"
 #: The draft pydantic generates for.
@@ -130,13 +132,31 @@ WIRE_RECORDS: Final[tuple[WireRecord, ...]] = (
         "A `{CONSUMER_GROUP}-scores` value (internal): one forecast scored against a result.",
     ),
     WireRecord(
-        "match_memory",
-        MatchMemory,
+        "match_state",
+        MatchState,
         "internal",
         ("{CONSUMER_GROUP}-match_to_state-changelog",),
         "match_id",
-        "A `match_to_state` table changelog value (internal): what the service remembers "
-        "of one match.",
+        "A `match_to_state` table changelog value (internal): the newest state and the "
+        "teams of one match, what the champion's path enriches with.",
+    ),
+    WireRecord(
+        "timeline_point",
+        TimelinePoint,
+        "internal",
+        ("{CONSUMER_GROUP}-match_to_outputs-changelog",),
+        "JSON array [match_id, seq, trigger, request_id, model_version, role, phase]",
+        "A `match_to_outputs` table changelog value (internal): one published prediction "
+        "of the champion or a challenger, as the read models keep it.",
+    ),
+    WireRecord(
+        "held_result",
+        HeldResult,
+        "internal",
+        ("{CONSUMER_GROUP}-match_to_result-changelog",),
+        "match_id",
+        "A `match_to_result` table changelog value (internal): a match's result as the "
+        "read models score with it.",
     ),
 )
 

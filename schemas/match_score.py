@@ -7,7 +7,7 @@ import datetime as dt
 from pydantic import Field
 
 from schemas.common import MatchId, Outcome, OutputRecord, Timestamp
-from schemas.match_memory import Phase
+from schemas.match_forecasts import Phase
 
 
 class MatchScore(OutputRecord):

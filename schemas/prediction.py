@@ -16,6 +16,7 @@ from schemas.common import (
     Minute,
     Outcome,
     OutputRecord,
+    RedCards,
     RequestId,
     Seq,
     Status,
@@ -113,6 +114,9 @@ class Prediction(OutputRecord):
     minute: Minute
     home_goals: Goals
     away_goals: Goals
+    # Added in 2.0.0; optional, so records written before read as no cards.
+    home_red_cards: RedCards = 0
+    away_red_cards: RedCards = 0
     probabilities: Probabilities
     predicted: Outcome = Field(description="The argmax of probabilities.")
     model: ModelRef
@@ -147,6 +151,8 @@ class Prediction(OutputRecord):
         minute: int,
         home_goals: int,
         away_goals: int,
+        home_red_cards: int = 0,
+        away_red_cards: int = 0,
         request_id: str | None = None,
         seq: int | None = None,
         predicted_at: dt.datetime | None = None,
@@ -162,6 +168,8 @@ class Prediction(OutputRecord):
             minute=minute,
             home_goals=home_goals,
             away_goals=away_goals,
+            home_red_cards=home_red_cards,
+            away_red_cards=away_red_cards,
             probabilities=probs,
             predicted=probs.argmax,
             model=model,
@@ -192,6 +200,8 @@ class Prediction(OutputRecord):
             minute=event.minute,
             home_goals=event.home_goals,
             away_goals=event.away_goals,
+            home_red_cards=event.home_red_cards,
+            away_red_cards=event.away_red_cards,
             seq=event.seq,
             predicted_at=predicted_at,
         )
@@ -222,6 +232,8 @@ class Prediction(OutputRecord):
             minute=state.minute if state else 0,
             home_goals=state.home_goals if state else 0,
             away_goals=state.away_goals if state else 0,
+            home_red_cards=state.home_red_cards if state else 0,
+            away_red_cards=state.away_red_cards if state else 0,
             request_id=request.request_id,
             seq=state.seq if state else None,
             predicted_at=predicted_at,

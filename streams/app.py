@@ -19,14 +19,16 @@ from streams.evaluation.promoter import Promoter
 from streams.evaluation.scores_reader import scores_reader
 from streams.faust_glue.gc_freeze import HeapFreezer
 from streams.faust_glue.kafka_admin import KafkaAdmin
+from streams.faust_glue.match_keyed import match_keyed_table
 from streams.faust_glue.patches import apply_faust_patches
 from streams.faust_glue.raw_table_keys import raw_keys
 from streams.faust_glue.send_now import PRODUCER_LINGER_SECONDS, send_now
+from streams.faust_glue.table_writer import match_table_writer
 from streams.faust_glue.web_driver import ServiceApp
-from streams.flow.agents import BatchLoop, register_agents
+from streams.flow.agents import Activity, BatchLoop, dead_letter_failures, register_agents
 from streams.flow.batch import BatchProcessor
-from streams.flow.match_state import MatchMemories
-from streams.flow.memory_janitor import MemoryJanitor
+from streams.flow.match_state import MatchStates
+from streams.flow.memory_janitor import MemoryJanitor, StateStore
 from streams.flow.publish import Publisher
 from streams.flow.shadow import ShadowRunner
 from streams.handle import WorkerHandle
@@ -45,12 +47,18 @@ from streams.ops.stalls import StallWatchdog
 from streams.ops.throughput import Throughput
 from streams.ops.traces import tracing_for
 from streams.ops.web.views import register_views
+from streams.read_models.agent import register_read_model_agent
+from streams.read_models.builder import ReadModels, ReadModelStore
+from streams.read_models.outputs import MatchOutputs
+from streams.read_models.results import MatchResults
 from streams.settings import Settings
 from streams.sinks.kafka_sender import producer_sender
 from streams.sinks.redis_latest import RedisLatestSink
+from streams.table_names import MATCH_STATE_TABLE, OUTPUTS_TABLE, RESULTS_TABLE
 
 #: Room in Faust's changelog buffer, in batches: a batch writes up to BATCH_SIZE table
-#: keys at once, and past its limit Faust throttles the consumer per message.
+#: keys at once (a read model one per output), and past its limit Faust throttles the
+#: consumer per message.
 CHANGELOG_BUFFER_BATCHES = 4
 
 
@@ -99,23 +107,36 @@ def input_topic(app: faust.App, name: str, settings: Settings) -> faust.TopicT:
     return app.topic(name, partitions=settings.topic_partitions, key_type=bytes, value_type=bytes)
 
 
-def create_app(settings: Settings) -> WorkerHandle:
-    """A fully wired worker for ``settings`` (nothing connects until the app starts)."""
-    export_mlflow_credentials(settings)
-    app = tuned_app(settings)
-    livescores_topic = input_topic(app, settings.livescores_topic, settings)
-    match_requests_topic = input_topic(app, settings.match_requests_topic, settings)
-    # Keyed by match_id like the inputs; use_partitioner sends each key's changelog to the
-    # partition its events use, so the worker that owns a match also owns its state.
-    match_to_state = app.Table(
-        "match_to_state",
+def match_table(app: faust.App, name: str, settings: Settings) -> faust.TableT:
+    """A table of bytes keyed by ``match_id`` like the inputs.
+
+    ``use_partitioner`` sends each key's changelog to the partition its events use, and raw
+    keys make that the same hash (``streams.faust_glue.raw_table_keys``): the worker that
+    owns a match also owns its state.
+    """
+    table = app.Table(
+        name,
         default=None,
         key_type=str,
         value_type=bytes,
         partitions=settings.topic_partitions,
         use_partitioner=True,
     )
-    raw_keys(match_to_state)  # its changelog partition is then its events' partition
+    raw_keys(table)
+    return table
+
+
+def create_app(settings: Settings) -> WorkerHandle:
+    """A fully wired worker for ``settings`` (nothing connects until the app starts)."""
+    export_mlflow_credentials(settings)
+    app = tuned_app(settings)
+    livescores_topic = input_topic(app, settings.livescores_topic, settings)
+    match_requests_topic = input_topic(app, settings.match_requests_topic, settings)
+    # Every table is written through a TableWriter: its changelog records are outputs of
+    # the batch that wrote them (streams.faust_glue.table_writer).
+    states = MatchStates(match_table_writer(app, match_table(app, MATCH_STATE_TABLE, settings)))
+    outputs = MatchOutputs(*match_keyed_table(app, OUTPUTS_TABLE, settings.topic_partitions))
+    held_results = MatchResults(match_table_writer(app, match_table(app, RESULTS_TABLE, settings)))
 
     metrics = Metrics()
     features = FeatureStore(settings.features_dir, metrics, settings.features_poll_seconds)
@@ -160,10 +181,19 @@ def create_app(settings: Settings) -> WorkerHandle:
         )
     )
     kafka = KafkaAdmin(kafka_options(settings))
+    read_models = ReadModels(
+        outputs=outputs,
+        results=held_results,
+        metrics=metrics,
+        predictions_topic=settings.predictions_topic,
+        shadow_topic=settings.predictions_shadow_topic,
+        results_topic=settings.results_topic,
+    )
     inputs = (settings.livescores_topic, settings.match_requests_topic)
-    lag = ConsumerLag(app, inputs, kafka, metrics)
+    lag = ConsumerLag(app, (*inputs, *read_models.topics), kafka, metrics)
     stalls = StallWatchdog(metrics, settings.stall_seconds, settings.stall_action)
-    lag.on_measure.append(stalls.on_measure)
+    # The champion's inputs only: the read models wait for the champion by design.
+    lag.on_measure.append(lambda lags: stalls.on_measure([p for p in lags if p.topic in inputs]))
     worker = WorkerHandle(
         app=app,
         settings=settings,
@@ -181,6 +211,8 @@ def create_app(settings: Settings) -> WorkerHandle:
         stalls=stalls,
         throughput=Throughput(metrics),
         recent=RecentPredictions(),
+        states=states,
+        read_models=read_models,
     )
 
     # Trace headers onto outputs; spans exported only with OTEL_EXPORTER_OTLP_ENDPOINT.
@@ -197,10 +229,9 @@ def create_app(settings: Settings) -> WorkerHandle:
         tracing=tracing,
     )
     publisher.on_published.append(worker.recent.add)
-    memories = MatchMemories(match_to_state)
     shadow = ShadowRunner(metrics, settings.shadow_wait_seconds)
     processor = BatchProcessor(
-        memories=memories,
+        states=states,
         models=models,
         features=features,
         ratings=ratings,
@@ -209,10 +240,21 @@ def create_app(settings: Settings) -> WorkerHandle:
         metrics=metrics,
         write_results=settings.stream_feature_updates,
     )
+    activity = Activity()
     loop = BatchLoop(
-        publisher.publish_dead_letters, metrics, settings.batch_size, quiet=lambda: send_now(app)
+        dead_letter_failures(publisher.publish_dead_letters, metrics),
+        settings.batch_size,
+        quiet=lambda: send_now(app),
+        activity=activity,
     )
     register_agents(app, loop, processor, livescores_topic, match_requests_topic)
+    # Beside the champion: fed from its outputs, applied only when it is idle.
+    import os
+
+    if not os.environ.get("EXP_NO_READ_MODELS"):
+        register_read_model_agent(
+            app, read_models, activity, publisher, metrics, settings.topic_partitions
+        )
     register_views(app, worker)
 
     # Started before Faust's own services and stopped after them, so the model loads while
@@ -230,11 +272,13 @@ def create_app(settings: Settings) -> WorkerHandle:
         shadow,
         MemoryJanitor(
             app,
-            memories,
+            [StateStore(states), ReadModelStore(read_models)],
             settings.livescores_topic,
             settings.topic_partitions,
             ttl=dt.timedelta(hours=settings.match_memory_hours),
             finished_ttl=dt.timedelta(minutes=settings.finished_match_minutes),
+            metrics=metrics,
+            send_all=publisher.send_all,
         ),
     ]
     if results is not None:

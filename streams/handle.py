@@ -14,6 +14,7 @@ from streams.evaluation.board import ScoreBoard
 from streams.evaluation.promoter import Promoter
 from streams.faust_glue.kafka_admin import KafkaAdmin
 from streams.faust_glue.topic_replica import TopicReplica
+from streams.flow.match_state import MatchStates
 from streams.live.feature_store import FeatureStore
 from streams.live.model_server import ModelServer
 from streams.live.team_ratings import TeamRatings
@@ -22,6 +23,7 @@ from streams.ops.consumer_lag import ConsumerLag
 from streams.ops.recent import RecentPredictions
 from streams.ops.stalls import StallWatchdog
 from streams.ops.throughput import Throughput
+from streams.read_models.builder import ReadModels
 from streams.settings import Settings
 from streams.sinks.redis_latest import RedisLatestSink
 
@@ -47,3 +49,7 @@ class WorkerHandle:
     stalls: StallWatchdog
     throughput: Throughput
     recent: RecentPredictions
+    #: The champion's per-match state (read by the match pages).
+    states: MatchStates
+    #: The timelines and forecasts beside the path, and the topics they are fed from.
+    read_models: ReadModels

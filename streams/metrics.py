@@ -262,6 +262,31 @@ class Metrics:
             registry=r,
         )
 
+        # The read models beside the champion's path (streams.read_models).
+        self.read_model_records = Counter(
+            "soccer_read_model_records_total",
+            "Output records applied to a read model (timelines, forecasts).",
+            ["read_model"],
+            registry=r,
+        )
+        self.read_model_rejected = Counter(
+            "soccer_read_model_rejected_total",
+            "Output records the read models could not read, by topic.",
+            ["topic"],
+            registry=r,
+        )
+        self.read_model_errors = Counter(
+            "soccer_read_model_errors_total",
+            "Chunks of outputs a read model failed to apply (skipped, logged).",
+            registry=r,
+        )
+        self.match_memories = Gauge(
+            "soccer_match_memories",
+            "Matches held per table on this worker (its own partitions and standbys).",
+            ["table"],
+            registry=r,
+        )
+
     def exposition(self) -> bytes:
         """The Prometheus text format of every metric."""
         return generate_latest(self.registry)

@@ -14,19 +14,22 @@ no rule below is a Describe:
   join, sync, heartbeat and commit, and (through the implied Describe) for the lag
   monitor's offset fetch (``streams/ops/consumer_lag.py``).
 - **Outputs** (``PREDICTIONS_TOPIC``, ``PREDICTIONS_DLQ_TOPIC``,
-  ``PREDICTIONS_SHADOW_TOPIC``): Write.
+  ``PREDICTIONS_SHADOW_TOPIC``): Write; and Read on ``PREDICTIONS_TOPIC`` and
+  ``PREDICTIONS_SHADOW_TOPIC``, which the read models' agent consumes in the group
+  (``streams/read_models/agent.py``).
 - **Internal topics**, all named after the group: ``{group}-results`` and
   ``{group}-scores`` (produced with each batch, read back in full by a plain consumer
-  outside the group, ``streams/faust_glue/topic_replica.py``) and the table changelog
-  ``{group}-match_to_state-changelog`` (written with each batch, read to recover the
-  table): Read and Write. Faust's ``{group}-__assignor-__leader`` (subscribed to, never
+  outside the group, ``streams/faust_glue/topic_replica.py``; the results also by the read
+  models in the group) and the table changelogs ``{group}-{table}-changelog`` of
+  ``streams/table_names.py`` (written as each table changes, read to recover it): Read and
+  Write. Faust's ``{group}-__assignor-__leader`` (subscribed to, never
   written): Read.
 - **Topic creation** (:data:`TopicCreation`): the worker creates its internal topics at
   start-up when they are missing (``streams/faust_glue/topic_admin.py``, and Faust
   declares the changelog and leader topics). ``prefixed`` (the default, what the secure
   stack grants) allows Create on topics starting ``{group}-`` only, so the inputs and
   outputs must exist before the worker starts; ``literal`` allows Create on exactly the
-  four internal topics; ``cluster`` allows Create on the cluster (any topic, as the
+  internal topics; ``cluster`` allows Create on the cluster (any topic, as the
   plaintext stack behaves). There is no "no Create" variant: even when an operator made
   every topic first, Faust 0.15 sends CreateTopics for its leader topic and changelog
   unless its producer's metadata already lists them, and the broker checks Create before
@@ -46,8 +49,8 @@ from typing import Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
-#: The Faust table of the worker (``streams/app.py``); its changelog is an internal topic.
-TABLE_NAMES = ("match_to_state",)
+from streams.table_names import TABLE_NAMES
+
 CLUSTER_RESOURCE = "kafka-cluster"
 
 
@@ -172,7 +175,13 @@ def worker_acls(names: ServiceNames, topic_creation: TopicCreation = "prefixed")
         ),
         *_each(
             Resource.TOPIC,
-            [names.predictions_topic, names.predictions_dlq_topic, names.predictions_shadow_topic],
+            [names.predictions_topic, names.predictions_shadow_topic],
+            [read, write],
+            "output: produced with each batch, read back in the group by the read models",
+        ),
+        *_each(
+            Resource.TOPIC,
+            [names.predictions_dlq_topic],
             [write],
             "output: produced with each batch",
         ),
@@ -180,13 +189,14 @@ def worker_acls(names: ServiceNames, topic_creation: TopicCreation = "prefixed")
             Resource.TOPIC,
             [internal["results"], internal["scores"]],
             [read, write],
-            "internal: produced with each batch, read in full by every worker",
+            "internal: produced with each batch, read in full by every worker (the results "
+            "also by the read models in the group)",
         ),
         *_each(
             Resource.TOPIC,
             [v for k, v in internal.items() if k.startswith("changelog:")],
             [read, write],
-            "internal: the table changelog, written with each batch, read on recovery",
+            "internal: a table changelog, written as the table changes, read on recovery",
         ),
         *_each(
             Resource.TOPIC,

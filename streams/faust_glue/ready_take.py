@@ -20,6 +20,7 @@ the passive drainer, ``enable_acks``), written for faust-streaming 0.15 like the
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from types import TracebackType
 from typing import Any
 
@@ -35,11 +36,20 @@ class ReadyTake:
     cancels its task, which ends any wait here.
     """
 
-    def __init__(self, stream: faust.StreamT, max_: int) -> None:
+    def __init__(
+        self,
+        stream: faust.StreamT,
+        max_: int,
+        on_buffered: Callable[[int], None] | None = None,
+    ) -> None:
+        """``on_buffered(n)`` is called each time an event arrives and after each take,
+        with the number waiting: a taker that cannot keep up may pause the stream's
+        partitions, and resume them once it has caught up."""
         if max_ < 1:
             raise ValueError("max_ must be at least 1")
         self.stream = stream
         self.max_ = max_
+        self.on_buffered = on_buffered
         self._events: list[EventT] = []
         #: The taker waits on this until ``_want`` events are buffered.
         self._waiter: asyncio.Future[None] | None = None
@@ -57,6 +67,8 @@ class ReadyTake:
         if event is None:
             raise RuntimeError("a Faust processor ran with no current event")
         self._events.append(event)
+        if self.on_buffered is not None:
+            self.on_buffered(len(self._events))
         if len(self._events) >= self._want:
             self._wake()
         if len(self._events) >= self.max_:
@@ -96,9 +108,11 @@ class ReadyTake:
         finally:
             self._waiter = None
 
-    async def next(self, more_while: asyncio.Future[Any] | None = None) -> list[EventT]:
+    async def next(
+        self, more_while: asyncio.Future[Any] | None = None, limit: int | None = None
+    ) -> list[EventT]:
         """The events waiting now: at least one (waiting for it if there is none), at most
-        ``max_``.
+        ``max_`` (or ``limit``, when smaller).
 
         With ``more_while`` (the caller's oldest work in flight), a batch that is not full
         waits for more events until that work is done or the batch fills.
@@ -111,8 +125,11 @@ class ReadyTake:
                 await self._until(self.max_)
             finally:
                 more_while.remove_done_callback(self._wake)
-        taken = self._events[: self.max_]
-        del self._events[: self.max_]
+        most = self.max_ if limit is None else min(limit, self.max_)
+        taken = self._events[:most]
+        del self._events[:most]
+        if self.on_buffered is not None:
+            self.on_buffered(len(self._events))
         if self._room is not None and not self._room.done():
             self._room.set_result(None)
         return taken

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 import structlog
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin import AIOKafkaAdminClient, NewPartitions, NewTopic
 from aiokafka.errors import (
     KafkaConnectionError,
     KafkaError,
@@ -24,6 +24,7 @@ from tenacity import RetryCallState
 from streams.backoff import retrying
 from streams.connect.kafka import kafka_options
 from streams.settings import Settings
+from streams.table_names import TABLE_NAMES
 
 log = structlog.get_logger(__name__)
 RETRY_INITIAL_SECONDS = 1.0
@@ -45,13 +46,13 @@ class TopicSpec(NamedTuple):
 #: default, which a cluster may have changed.
 DELETED: dict[str, str] = {"cleanup.policy": "delete"}
 COMPACTED: dict[str, str] = {"cleanup.policy": "compact"}
-#: The Faust tables of the worker (``streams/app.py``); each has a changelog topic.
-TABLE_NAMES = ("match_to_state",)
 
 
 def service_topics(settings: Settings) -> list[TopicSpec]:
-    """Inputs and outputs share ``TOPIC_PARTITIONS``; the results and scores topics have one
-    partition and keep the newest record per key (every worker reads them in full)."""
+    """Inputs, outputs and the results share ``TOPIC_PARTITIONS`` (the read models read the
+    outputs and the results partition by partition, beside the inputs); the results and
+    scores topics keep the newest record per key (every worker reads them in full), and
+    the scores topic has one partition."""
     shared = [
         settings.livescores_topic,
         settings.match_requests_topic,
@@ -60,7 +61,7 @@ def service_topics(settings: Settings) -> list[TopicSpec]:
         settings.predictions_shadow_topic,
     ]
     topics = [TopicSpec(name, settings.topic_partitions, DELETED) for name in shared]
-    topics.append(TopicSpec(settings.results_topic, 1, COMPACTED))
+    topics.append(TopicSpec(settings.results_topic, settings.topic_partitions, COMPACTED))
     topics.append(TopicSpec(settings.scores_topic, 1, COMPACTED))
     return topics
 
@@ -143,6 +144,9 @@ async def _create_missing(admin: AIOKafkaAdminClient, settings: Settings) -> lis
     wanted = service_topics(settings)
     check = await create_missing(admin, wanted, settings.topic_replication_factor)
     for spec, count in check.mismatched(wanted):
+        if spec.name == settings.results_topic and count < spec.partitions:
+            await widen_results(admin, spec, count)
+            continue
         log.warning(
             "topic_partition_mismatch", topic=spec.name, partitions=count, expected=spec.partitions
         )
@@ -152,6 +156,18 @@ async def _create_missing(admin: AIOKafkaAdminClient, settings: Settings) -> lis
     if check.created:
         log.info("topics_created", topics=check.created)
     return check.created
+
+
+async def widen_results(admin: AIOKafkaAdminClient, spec: TopicSpec, count: int) -> None:
+    """Give a results topic made before 2.0.0 (one partition) the inputs' partitions.
+
+    The read models now read it partition by partition beside the outputs; new results go
+    to their match's partition. The records already there stay in partition 0, where the
+    team features (every worker reads every partition) still find them.
+    """
+    await admin.create_partitions({spec.name: NewPartitions(spec.partitions)})
+    await _wait_for_leaders(admin, [spec.name])
+    log.info("topic_partitions_added", topic=spec.name, partitions=spec.partitions, was=count)
 
 
 async def existing_partitions(

@@ -48,8 +48,7 @@ class TopicReplica(mode.Service):
     @mode.Service.task
     async def _read(self) -> None:
         consumer = await self._connect()
-        found = consumer.partitions_for_topic(self.topic) or {0}
-        partitions = [TopicPartition(self.topic, p) for p in sorted(found)]
+        partitions = await self._partitions(consumer)
         consumer.assign(partitions)
         await consumer.seek_to_beginning(*partitions)
         target = await consumer.end_offsets(partitions)
@@ -67,6 +66,25 @@ class TopicReplica(mode.Service):
                 self.behind_gauge.set(self.behind)
             if all(positions[tp] >= target[tp] for tp in partitions):
                 self.caught_up.set()
+
+    async def _partitions(self, consumer: AIOKafkaConsumer) -> list[TopicPartition]:
+        """Every partition of the topic, from fresh metadata (the client's cache may not
+        hold the topic yet, and missing a partition would miss its records for good)."""
+        async for attempt in retrying(
+            retry_on=lambda error: isinstance(error, LookupError) and not self.should_stop,
+            initial=0.1,
+            maximum=1.0,
+            sleep=self.sleep,
+        ):
+            with attempt:
+                # A metadata request of its own (aiokafka 0.14's client, as in
+                # topic_admin): partitions_for_topic reads a cache that may lack the topic.
+                cluster = await consumer._client.fetch_all_metadata()
+                found = cluster.partitions_for_topic(self.topic)
+                if not found:
+                    raise LookupError(f"no metadata for {self.topic} yet")
+                return [TopicPartition(self.topic, p) for p in sorted(found)]
+        raise AssertionError("unreachable: retrying either returns or raises")
 
     async def _connect(self) -> AIOKafkaConsumer:
         async for attempt in retrying(

@@ -31,6 +31,9 @@ Handler = Callable[[list[RawRecord]], Awaitable[Confirmation]]
 #: Batches computed ahead of their acks. Enough to keep a batch of one busy through a
 #: broker round trip; bounded, so a broker that stops acknowledging stops the agent.
 MAX_IN_FLIGHT = 8
+#: Events waiting in an agent's buffer from which the champion counts as having a backlog:
+#: more than the few that arrive while a batch waits for its acks at a steady rate.
+BACKLOG_EVENTS = 32
 
 
 class Take(Protocol):
@@ -39,9 +42,73 @@ class Take(Protocol):
     @property
     def waiting(self) -> int: ...
 
-    async def next(self, more_while: asyncio.Future[Any] | None = None) -> list[EventT]: ...
+    async def next(
+        self, more_while: asyncio.Future[Any] | None = None, limit: int | None = None
+    ) -> list[EventT]: ...
 
     async def ack(self, events: list[EventT]) -> None: ...
+
+
+class Activity:
+    """Whether the champion's agents have work on hand: a batch being computed, or a
+    backlog waiting. What people read is built only when they have not
+    (``streams.read_models``): the CPU goes to the next prediction first."""
+
+    def __init__(self, backlog: int = BACKLOG_EVENTS) -> None:
+        self.backlog = backlog
+        self.computing = 0
+        self._takes: list[Take] = []
+        self._waiters: list[asyncio.Future[None]] = []
+
+    def busy(self) -> bool:
+        return self.computing > 0 or any(take.waiting >= self.backlog for take in self._takes)
+
+    def watch(self, take: Take) -> None:
+        self._takes.append(take)
+
+    def unwatch(self, take: Take) -> None:
+        self._takes.remove(take)
+
+    def started(self) -> None:
+        self.computing += 1
+
+    def finished(self) -> None:
+        self.computing -= 1
+        if self.computing == 0:
+            waiters, self._waiters = self._waiters, []
+            for waiter in waiters:
+                if not waiter.done():
+                    waiter.set_result(None)
+
+    async def idle(self, recheck: float = 0.05) -> None:
+        """Return once the champion has nothing on hand (re-checked every ``recheck`` s:
+        a backlog drains only through batches, whose end wakes this at once)."""
+        while self.busy():
+            waiter = asyncio.get_running_loop().create_future()
+            self._waiters.append(waiter)
+            await asyncio.wait((waiter,), timeout=recheck)
+            if not waiter.done():
+                self._waiters.remove(waiter)
+
+
+#: What a loop does with a batch whose handling failed (a bug, or outputs refused for good).
+Failure = Callable[[list[RawRecord], Exception], Awaitable[None]]
+
+
+def dead_letter_failures(
+    publish_dead_letters: Callable[[list[DeadLetter]], Awaitable[None]], metrics: Metrics
+) -> Failure:
+    """The champion's rule: every input of a failed batch goes to the DLQ as ``internal``."""
+
+    async def dead_letter_all(raws: list[RawRecord], exc: Exception) -> None:
+        # A bug, or outputs the broker refused for good, must not stop the agent or lose
+        # the batch: every input of it goes to the DLQ with the error.
+        log.error("batch_failed", records=len(raws), exc_info=exc)
+        reason = f"{type(exc).__name__}: {exc}"
+        letters = [dead_letter(raw, "internal", reason, metrics) for raw in raws]
+        await publish_dead_letters(letters)
+
+    return dead_letter_all
 
 
 class BatchLoop:
@@ -49,23 +116,36 @@ class BatchLoop:
 
     def __init__(
         self,
-        publish_dead_letters: Callable[[list[DeadLetter]], Awaitable[None]],
-        metrics: Metrics,
+        on_failure: Failure,
         batch_size: int,
+        *,
         max_in_flight: int = MAX_IN_FLIGHT,
         quiet: Callable[[], None] = lambda: None,
+        activity: Activity | None = None,
+        buffer: int | None = None,
+        on_buffered: Callable[[int], None] | None = None,
     ) -> None:
-        """``quiet()`` is called after a batch's outputs were handed over when no further
-        event is waiting: the worker ends the producer's linger then (``send_now``)."""
-        self.publish_dead_letters = publish_dead_letters
+        """``on_failure`` takes a batch whose handler or confirmation failed (the batch is
+        then acknowledged). ``quiet()`` is called after a batch's outputs were handed over
+        when no further event is waiting: the worker ends the producer's linger then
+        (``send_now``). ``activity`` is told when a batch is computed and sees the loop's
+        backlog. ``buffer`` (default ``batch_size``) is how many events may wait taken
+        from Faust, told to ``on_buffered`` as each arrives (``ReadyTake``)."""
+        self.on_failure = on_failure
         self.quiet = quiet
-        self.metrics = metrics
         self.batch_size = batch_size
         self.max_in_flight = max_in_flight
+        self.activity = activity or Activity()
+        self.buffer = buffer or batch_size
+        self.on_buffered = on_buffered
 
     async def run(self, stream: faust.StreamT, handle: Handler) -> None:
-        async with ReadyTake(stream, self.batch_size) as take:
-            await self.drive(take, handle, lambda: bool(stream.should_stop))
+        async with ReadyTake(stream, self.buffer, self.on_buffered) as take:
+            self.activity.watch(take)
+            try:
+                await self.drive(take, handle, lambda: bool(stream.should_stop))
+            finally:
+                self.activity.unwatch(take)
 
     async def drive(self, take: Take, handle: Handler, stopping: Callable[[], bool]) -> None:
         """Take, handle and settle batches until ``stopping()``; on the way out (a stop, a
@@ -74,14 +154,18 @@ class BatchLoop:
         in_flight: deque[asyncio.Task[None]] = deque()
         try:
             while not stopping():
-                events = await take.next(in_flight[-1] if in_flight else None)
+                newest = in_flight[-1] if in_flight else None
+                events = await take.next(newest, limit=self.batch_size)
                 if not events:
                     continue
                 raws = [RawRecord.from_event(event) for event in events]
+                self.activity.started()
                 try:
                     confirmation = await handle(raws)
                 except Exception as exc:
-                    confirmation = self._dead_letter_all(raws, exc)
+                    confirmation = self.on_failure(raws, exc)
+                finally:
+                    self.activity.finished()
                 if not take.waiting:
                     self.quiet()  # no company is coming for these outputs: send them now
                 settling = self._settle(take, events, raws, confirmation)
@@ -103,16 +187,8 @@ class BatchLoop:
         except asyncio.CancelledError:
             raise
         except Exception as exc:
-            await self._dead_letter_all(raws, exc)
+            await self.on_failure(raws, exc)
         await take.ack(events)
-
-    async def _dead_letter_all(self, raws: list[RawRecord], exc: Exception) -> None:
-        # A bug, or outputs the broker refused for good, must not stop the agent or lose
-        # the batch: every input of it goes to the DLQ as `internal` with the error.
-        log.error("batch_failed", records=len(raws), exc_info=exc)
-        reason = f"{type(exc).__name__}: {exc}"
-        letters = [dead_letter(raw, "internal", reason, self.metrics) for raw in raws]
-        await self.publish_dead_letters(letters)
 
 
 def register_agents(

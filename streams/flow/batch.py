@@ -1,18 +1,21 @@
-"""One micro-batch through the flow: decode, match memory, enrich, predict, publish, score.
+"""One micro-batch through the champion's path: decode, state, enrich, predict, publish.
 
 The agents hand each batch of raw records to :class:`BatchProcessor`. A handler returns
-once the batch's outputs (predictions, dead letters, results, scores) are handed to the
-producer and its match memories are written, so the next batch may start; it returns the
-batch's *confirmation*, which completes when the broker has acknowledged every output (see
+once the batch's outputs (predictions, dead letters, results) are handed to the producer
+and its match states are written, so the next batch may start; it returns the batch's
+*confirmation*, which completes when the broker has acknowledged every output (see
 :mod:`streams.flow.publish`), Redis is written and the challengers' shadow predictions are
 published. Only then may the batch's inputs be acknowledged.
+
+Nothing people read is built here. The match timelines, the forecasts kept for scoring and
+the scores are read models fed from the output topics (``streams.read_models``); the path
+writes one small state per match per batch and nothing that grows with a match's history.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import time
-from collections import defaultdict
 from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass, field
 
@@ -21,23 +24,21 @@ import structlog
 from schemas import (
     DeadLetter,
     Livescore,
-    MatchMemory,
     MatchRequest,
     MatchResult,
-    MatchScore,
+    MatchState,
+    MatchTeams,
     Prediction,
     Trigger,
 )
 from streams.flow.dead_letters import dead_letter
 from streams.flow.decode import decode
-from streams.flow.enrich import Job, resolve, serving_frame
-from streams.flow.match_state import MatchMemories, remember_states
+from streams.flow.enrich import Job, known_date, resolve, serving_frame
+from streams.flow.match_state import MatchStates, newest_states, remember_state
 from streams.flow.predict import infer, prediction_for
 from streams.flow.publish import Published, Publisher, Sending
 from streams.flow.records import RawRecord
-from streams.flow.scoring import remember_forecast, score_match
 from streams.flow.shadow import ShadowRun, ShadowRunner
-from streams.flow.timeline import remember_point, remember_teams
 from streams.live.feature_store import FeatureStore
 from streams.live.model_server import ModelServer
 from streams.live.team_ratings import TeamRatings
@@ -57,10 +58,10 @@ class Batch:
     letters: list[DeadLetter]
     trigger: Trigger
     started: float
-    memories: dict[str, MatchMemory]
     #: The batch's livescores (none for requests): the states to remember.
     events: list[Livescore] = field(default_factory=list)
-    #: Each finished match's state before this batch: a final score below it is refused.
+    #: Each finished match's state before its final event (stored, or earlier in this
+    #: batch): a final score below it is refused.
     finished_before: dict[str, Livescore | None] = field(default_factory=dict)
     read_at: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
     published: list[Published] = field(default_factory=list)
@@ -75,7 +76,7 @@ class BatchProcessor:
     def __init__(
         self,
         *,
-        memories: MatchMemories,
+        states: MatchStates,
         models: ModelServer,
         features: FeatureStore,
         ratings: TeamRatings,
@@ -84,7 +85,7 @@ class BatchProcessor:
         metrics: Metrics,
         write_results: bool,
     ) -> None:
-        self.memories = memories
+        self.states = states
         self.models = models
         self.features = features
         self.ratings = ratings
@@ -95,26 +96,34 @@ class BatchProcessor:
 
     async def livescores(self, raws: list[RawRecord]) -> Confirmation:
         started = time.perf_counter()
-        jobs, letters, events = [], [], []
+        letters: list[DeadLetter] = []
+        decoded: list[tuple[RawRecord, Livescore]] = []
         for raw in raws:
             record = decode(raw, Livescore)
             if not isinstance(record, Livescore):
                 letters.append(dead_letter(raw, record.type, record.message, self.metrics))
                 continue
-            events.append(record)
-            jobs.append(Job(raw=raw, record=record, state=record))
+            decoded.append((raw, record))
         now = dt.datetime.now(dt.UTC)
-        memories = self.memories.load({e.match_id for e in events}, now)
-        batch = Batch(raws, jobs, letters, "livescore", started, memories, read_at=now)
-        batch.events = events
+        held = self.states.load({e.match_id for _, e in decoded}, now)
+        jobs = [
+            Job(raw=raw, record=event, state=event, teams=held[event.match_id].teams)
+            for raw, event in decoded
+        ]
+        events = [event for _, event in decoded]
+        batch = Batch(raws, jobs, letters, "livescore", started, read_at=now, events=events)
         batch.finished_before = {
-            e.match_id: memories[e.match_id].state for e in events if e.status == "finished"
+            e.match_id: state_before(e, held[e.match_id].state, events)
+            for e in events
+            if e.status == "finished"
         }
         return await self._finish(batch)
 
     async def requests(self, raws: list[RawRecord]) -> Confirmation:
         started = time.perf_counter()
-        jobs, letters, requests = [], [], []
+        jobs: list[Job] = []
+        letters: list[DeadLetter] = []
+        requests: list[tuple[RawRecord, MatchRequest]] = []
         for raw in raws:
             record = decode(raw, MatchRequest)
             if not isinstance(record, MatchRequest):
@@ -122,12 +131,11 @@ class BatchProcessor:
                 continue
             requests.append((raw, record))
         now = dt.datetime.now(dt.UTC)
-        memories = self.memories.load({r.match_id for _, r in requests}, now)
+        held = self.states.load({r.match_id for _, r in requests}, now)
         for raw, record in requests:
-            jobs.append(Job(raw=raw, record=record, state=memories[record.match_id].state))
-        return await self._finish(
-            Batch(raws, jobs, letters, "request", started, memories, read_at=now)
-        )
+            stored = held[record.match_id]
+            jobs.append(Job(raw=raw, record=record, state=stored.state, teams=stored.teams))
+        return await self._finish(Batch(raws, jobs, letters, "request", started, read_at=now))
 
     async def _finish(self, batch: Batch) -> Confirmation:
         if batch.raws:
@@ -136,11 +144,16 @@ class BatchProcessor:
         if batch.jobs:
             await self._predict(batch)
         results = self._results(batch) if self.write_results else []
-        sending = await self.publisher.send(
-            batch.published, batch.letters, batch.trigger, batch.started, results
-        )
         # Before the next batch reads them: its requests are answered for these states.
-        self._write_memories(batch, [item.prediction for item in batch.published])
+        self._write_states(batch)
+        sending = await self.publisher.send(
+            batch.published,
+            batch.letters,
+            batch.trigger,
+            batch.started,
+            results,
+            changelog=self.states.writer.take(),
+        )
         return self._confirm(batch, sending)
 
     async def _confirm(self, batch: Batch, sending: Sending) -> None:
@@ -149,76 +162,31 @@ class BatchProcessor:
         shadow = await self._shadow_predictions(batch)
         if shadow:
             await self.publisher.publish_shadow(shadow)
-            self._remember_shadow(shadow)
-        # Last, so the challengers' forecasts of this very batch are scored too.
-        await self._score_finished(batch)
 
-    async def _score_finished(self, batch: Batch) -> None:
-        """Every model's remembered forecasts of the batch's finished matches, scored."""
-        finished = [
-            (job, event)
-            for job, event in self._finished_jobs(batch)
-            if job.date is not None
-            and self._refusal(job, event, batch.finished_before.get(event.match_id))
-            != "score_went_down"
-        ]
-        if not finished:
-            return
-        now = dt.datetime.now(dt.UTC)
-        memories = self.memories.load({event.match_id for _, event in finished}, now)
-        scores: list[MatchScore] = []
-        for job, event in finished:
-            assert job.date is not None  # filtered above
-            scores.extend(
-                score_match(
-                    event.match_id,
-                    job.date,
-                    memories[event.match_id],
-                    event.home_goals,
-                    event.away_goals,
-                    now,
-                )
-            )
-        await self.publisher.publish_scores(scores)
+    def _write_states(self, batch: Batch) -> None:
+        """Each match's newest event and newly learnt teams, applied to its state as it is
+        now (the other agent may have written it while this batch awaited): one write per
+        changed match, whatever the number of its events in the batch."""
+        newest = newest_states(batch.events)
+        tabled = self.ratings.fixtures
+        # A livescore's state is written anyway; a request writes only teams it names
+        # itself (those of the feature tables are there to look up).
+        teams = {
+            job.record.match_id: teams_of(job)
+            for job in batch.resolved
+            if isinstance(job.record, Livescore) or job.record.match_id not in tabled
+        }
 
-        def scored(_: str, memory: MatchMemory) -> None:
-            memory.finished_at = now
+        def change(match_id: str, state: MatchState) -> bool:
+            event = newest.get(match_id)
+            moved = event is not None and remember_state(state, event)
+            learnt = teams.get(match_id)
+            if learnt is not None and learnt != state.teams:
+                state.teams = learnt
+                return True
+            return moved
 
-        self.memories.update(memories, scored, now)
-
-    def _remember_shadow(self, shadow: Sequence[Prediction]) -> None:
-        predicted: dict[str, list[Prediction]] = defaultdict(list)
-        for prediction in shadow:
-            predicted[prediction.match_id].append(prediction)
-
-        def change(match_id: str, memory: MatchMemory) -> None:
-            for prediction in predicted[match_id]:
-                remember_forecast(memory, prediction)
-
-        self.memories.update(predicted, change, dt.datetime.now(dt.UTC))
-
-    def _write_memories(self, batch: Batch, forecasts: Sequence[Prediction]) -> None:
-        """This batch's changes, applied to each match's memory as it is now (the other
-        agent may have written it while this batch awaited)."""
-        events: dict[str, list[Livescore]] = defaultdict(list)
-        for event in batch.events:
-            events[event.match_id].append(event)
-        predicted: dict[str, list[Prediction]] = defaultdict(list)
-        for prediction in forecasts:
-            predicted[prediction.match_id].append(prediction)
-        jobs = {job.record.match_id: job for job in batch.resolved}
-        now = dt.datetime.now(dt.UTC)
-
-        def change(match_id: str, memory: MatchMemory) -> None:
-            remember_states({match_id: memory}, events.get(match_id, ()))
-            # A request is answered for the stored state: its red cards are there.
-            states = (*events.get(match_id, ()), *((memory.state,) if memory.state else ()))
-            for prediction in predicted.get(match_id, ()):
-                remember_forecast(memory, prediction)
-                remember_point(memory, prediction, states)
-            remember_teams(memory, jobs.get(match_id))
-
-        self.memories.update(batch.memories, change, now)
+        self.states.update({*newest, *teams}, change, batch.read_at)
 
     async def _predict(self, batch: Batch) -> None:
         # Until a model and a snapshot exist the batch waits, unacknowledged: /ready says
@@ -279,23 +247,19 @@ class BatchProcessor:
             self.metrics.shadow_predictions.labels(version=model.ref.version).inc(made)
         return out
 
-    def _finished_jobs(self, batch: Batch) -> Sequence[tuple[Job, Livescore]]:
-        return [
-            (job, job.record)
-            for job in batch.jobs
-            if isinstance(job.record, Livescore) and job.record.status == "finished"
-        ]
-
     def _results(self, batch: Batch) -> list[MatchResult]:
         """The final scores of this batch's finished matches, for the results topic."""
         results = []
-        for job, event in self._finished_jobs(batch):
-            reason = self._refusal(job, event, batch.finished_before.get(event.match_id))
+        for job in batch.jobs:
+            event = job.record
+            if not isinstance(event, Livescore) or event.status != "finished":
+                continue
+            reason = refusal(job, event, batch.finished_before.get(event.match_id))
             if reason is not None:
                 self.metrics.results_rejected.labels(reason=reason).inc()
                 log.info("result_refused", match_id=event.match_id, seq=event.seq, reason=reason)
                 continue
-            assert job.fixture is not None and job.date is not None  # checked by _refusal
+            assert job.fixture is not None and job.date is not None  # checked by refusal
             results.append(
                 MatchResult(
                     match_id=event.match_id,
@@ -312,14 +276,38 @@ class BatchProcessor:
             )
         return results
 
-    @staticmethod
-    def _refusal(job: Job, event: Livescore, before: Livescore | None) -> str | None:
-        """Why a finished event cannot be a result, or None."""
-        if job.fixture is None or job.date is None:
-            return "no_teams"
-        live_before = before is not None and before.status != "finished" and before.seq < event.seq
-        if live_before and (
-            event.home_goals < before.home_goals or event.away_goals < before.away_goals
-        ):
-            return "score_went_down"  # a feed glitch; a real correction is a later finished event
+
+def teams_of(job: Job) -> MatchTeams | None:
+    """Who plays, as ``job`` was resolved (None before it is), with the date a source
+    gave (not the "today" a request without one is predicted for)."""
+    if job.fixture is None:
         return None
+    return MatchTeams(
+        home_team=job.fixture.home_team,
+        away_team=job.fixture.away_team,
+        neutral=job.fixture.neutral,
+        tournament=job.fixture.tournament,
+        date=known_date(job),
+    )
+
+
+def state_before(
+    finished: Livescore, held: Livescore | None, events: Sequence[Livescore]
+) -> Livescore | None:
+    """The newest state of ``finished``'s match before it: the stored one, or an earlier
+    event of the same batch."""
+    earlier = [e for e in events if e.match_id == finished.match_id and e.seq < finished.seq]
+    known = earlier + ([held] if held is not None else [])
+    return max(known, key=lambda e: e.seq) if known else None
+
+
+def refusal(job: Job, event: Livescore, before: Livescore | None) -> str | None:
+    """Why a finished event cannot be a result, or None."""
+    if job.fixture is None or job.date is None:
+        return "no_teams"
+    live_before = before is not None and before.status != "finished" and before.seq < event.seq
+    if live_before and (
+        event.home_goals < before.home_goals or event.away_goals < before.away_goals
+    ):
+        return "score_went_down"  # a feed glitch; a real correction is a later finished event
+    return None

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from schemas import Livescore, MatchRequest
+from schemas import Livescore, MatchRequest, MatchTeams
 from schemas.features import DEFAULT_TOURNAMENT, STATE_COLUMNS, model_frame
 from streams.flow.records import RawRecord
 from streams.live.feature_snapshot import Fixture
@@ -19,23 +19,26 @@ class Job:
     """One decoded input on its way to a prediction.
 
     ``state`` is the match state predicted for: the event itself for a livescore, the
-    latest state in ``match_to_state`` (or None before kick-off) for a request. ``date``
-    is the match's date once known: features are looked up as of before it.
+    latest state in ``match_to_state`` (or None before kick-off) for a request. ``teams``
+    are the teams stored for the match, if any. ``date`` is the match's date once known:
+    features are looked up as of before it.
     """
 
     raw: RawRecord
     record: Livescore | MatchRequest
     state: Livescore | None
+    teams: MatchTeams | None = None
     fixture: Fixture | None = None
     date: dt.date | None = None
 
 
 def resolve_fixture(ratings: TeamRatings, job: Job) -> Fixture | None:
-    """The match's teams: the feature tables first, else the teams the events carry."""
+    """The match's teams: the feature tables first, else the teams the events carry, else
+    those stored for the match (named by an earlier event or request)."""
     known = ratings.fixtures.get(job.record.match_id)
     if known is not None:
         return known
-    for source in (job.record, job.state):
+    for source in (job.record, job.state, job.teams):
         if source is not None and source.home_team and source.away_team:
             return Fixture(
                 home_team=source.home_team,
@@ -46,12 +49,21 @@ def resolve_fixture(ratings: TeamRatings, job: Job) -> Fixture | None:
     return None
 
 
-def match_date(job: Job, read_at: dt.datetime) -> dt.date:
-    """The day the match is played: as sent, else as in the tables or its stored state,
-    else the day of the event (a livescore's ``ts``, a request's reading: "today")."""
-    for source in (job.record, job.fixture, job.state):
+def known_date(job: Job) -> dt.date | None:
+    """The day the match is played as some source says it: the event, the tables, the
+    stored state or teams; None when none does."""
+    for source in (job.record, job.fixture, job.state, job.teams):
         if source is not None and source.date is not None:
             return source.date
+    return None
+
+
+def match_date(job: Job, read_at: dt.datetime) -> dt.date:
+    """The day the match is played: :func:`known_date`, else the day of the event (a
+    livescore's ``ts``, a request's reading: "today")."""
+    known = known_date(job)
+    if known is not None:
+        return known
     if isinstance(job.record, Livescore):
         return job.record.ts.astimezone(dt.UTC).date()
     return read_at.date()

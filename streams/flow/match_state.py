@@ -1,26 +1,31 @@
-"""What the service remembers of each match, in the changelog-backed table ``match_to_state``.
+"""What the champion's path keeps of each match, in the changelog-backed table ``match_to_state``.
 
 The newest livescore (a request during a match is answered for the current score and
-minute) and the forecasts to score when the match finishes
-(:class:`schemas.MatchMemory`). The table is keyed by ``match_id`` like the inputs, so the
-worker that owns a match owns its memory. A batch reads each of its matches once and
-writes each one once: one changelog record per match per batch, however many events of it
-the batch holds.
+minute) and the teams (:class:`schemas.MatchState`), and nothing people read: timelines
+and forecasts are read models beside the path (``streams.read_models``). The table is keyed
+by ``match_id`` like the inputs, so the worker that owns a match owns its state. A batch
+reads each of its matches once and writes each changed one once: one changelog record per
+match per batch, of a size that does not grow with the match's history.
 
-Both agents write a match's memory (the livescores agent its state and forecasts, the
-requests agent the answers' forecasts), and a batch awaits between reading and writing.
-So a batch never writes back what it read: :meth:`MatchMemories.update` applies the
-batch's changes to the memory as it is now, in one step with no await, and neither agent
-can undo the other's write.
+Both agents may write a match's state (the livescores agent its newest event, the requests
+agent teams a request named first), and a batch awaits between reading and writing. So a
+batch never writes back what it read: :meth:`MatchStates.update` applies the batch's change
+to the state as it is now, in one step with no await, and neither agent can undo the
+other's write.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterable, MutableMapping
+from collections.abc import Callable, Iterable, Iterator
 
-from schemas import Livescore, MatchMemory
+from schemas import Livescore, MatchState
+from streams.faust_glue.decoded import DecodedTable
+from streams.faust_glue.table_writer import TableWriter
 from streams.newest import keep_newest, outranks
+
+#: A change to one match's state; it returns whether it changed anything (else no write).
+Change = Callable[[str, MatchState], bool]
 
 
 def _match_id(event: Livescore) -> str:
@@ -31,74 +36,63 @@ def _seq(event: Livescore) -> int:
     return event.seq
 
 
-class MatchMemories:
-    """Read and write match memories (JSON bytes in a Faust table).
+class MatchStates:
+    """Read and write match states (JSON bytes in a Faust table, each decoded once per
+    change: ``streams.faust_glue.decoded``). The states :meth:`load` returns are shared:
+    read them; change a state only through :meth:`update`."""
 
-    The table holds bytes (they are what the changelog carries); the memory last written or
-    read for each match is kept decoded beside them, keyed by the very bytes object it came
-    from, so a match is decoded once per change, not at every batch. A value the table got
-    another way (recovery from the changelog after a rebalance) is a different object and
-    is decoded afresh. The memories :meth:`load` returns are these shared objects: read
-    them; change a memory only through :meth:`update`.
-    """
+    def __init__(self, writer: TableWriter[str]) -> None:
+        #: Its changelog records are outputs of the batch that wrote them.
+        self.writer = writer
+        self.decoded: DecodedTable[str, MatchState] = DecodedTable(writer, _decode)
 
-    def __init__(self, table: MutableMapping[str, bytes]) -> None:
-        self._table = table
-        self._decoded: dict[str, tuple[bytes, MatchMemory]] = {}
-
-    def load(self, match_ids: Iterable[str], now: dt.datetime) -> dict[str, MatchMemory]:
-        """The memory of each match (a new, empty one for a match never seen)."""
+    def load(self, match_ids: Iterable[str], now: dt.datetime) -> dict[str, MatchState]:
+        """The state of each match (a new, empty one for a match never seen)."""
         out = {}
         for match_id in match_ids:
-            stored = self._table.get(match_id)
-            if stored is None:
-                out[match_id] = MatchMemory(touched_at=now)
-                continue
-            held = self._decoded.get(match_id)
-            if held is not None and held[0] is stored:
-                out[match_id] = held[1]
-                continue
-            memory = MatchMemory.decode(stored, now)
-            self._decoded[match_id] = (stored, memory)
-            out[match_id] = memory
+            found = self.decoded.get(match_id)
+            out[match_id] = found if found is not None else MatchState(touched_at=now)
         return out
 
-    def update(
-        self,
-        match_ids: Iterable[str],
-        change: Callable[[str, MatchMemory], None],
-        now: dt.datetime,
-    ) -> None:
-        """Read each match's memory as it is now, apply ``change``, write it back stamped
-        with ``now``; synchronous, so no other batch's write can land in between."""
-        for match_id, memory in self.load(match_ids, now).items():
-            change(match_id, memory)
-            memory.touched_at = now
-            stored = memory.model_dump_json().encode()
-            self._table[match_id] = stored
-            self._decoded[match_id] = (stored, memory)
+    def get(self, match_id: str) -> MatchState | None:
+        """The stored state of one match, or None."""
+        return self.decoded.get(match_id)
+
+    def update(self, match_ids: Iterable[str], change: Change, now: dt.datetime) -> None:
+        """Read each match's state as it is now, apply ``change``, and write back those it
+        changed, stamped with ``now``; synchronous, so no other batch's write can land in
+        between."""
+        for match_id, state in self.load(match_ids, now).items():
+            if change(match_id, state):
+                state.touched_at = now
+                self.decoded.put(match_id, state)
 
     def delete(self, match_id: str) -> None:
-        self._table.pop(match_id, None)
-        self._decoded.pop(match_id, None)
+        self.decoded.delete(match_id)
+
+    def match_ids(self) -> Iterator[str]:
+        return self.decoded.keys()
 
     def prune(self) -> None:
-        """Drop decoded memories the table no longer holds as they were (a match deleted,
-        or its partition moved to another worker and the table value changed)."""
-        for match_id, (stored, _) in list(self._decoded.items()):
-            if self._table.get(match_id) is not stored:
-                del self._decoded[match_id]
-
-    def items(self) -> Iterable[tuple[str, bytes]]:
-        return self._table.items()
+        self.decoded.prune()
 
 
-def remember_states(memories: dict[str, MatchMemory], events: Iterable[Livescore]) -> None:
-    """Keep the newest state per match; a late, older event does not move it back."""
+def _decode(raw: bytes) -> MatchState:
+    return MatchState.decode(raw, dt.datetime.now(dt.UTC))
+
+
+def newest_states(events: Iterable[Livescore]) -> dict[str, Livescore]:
+    """The newest event of each match among ``events``."""
     newest: dict[str, Livescore] = {}
     keep_newest(newest, events, _match_id, _seq)
-    for match_id, event in newest.items():
-        memory = memories[match_id]
-        held = memory.state
-        if outranks(event.seq, None if held is None else held.seq):
-            memory.state = event
+    return newest
+
+
+def remember_state(state: MatchState, event: Livescore) -> bool:
+    """Keep ``event`` as the newest state unless a newer one is held (a late, older event
+    does not move it back); whether it changed."""
+    held = state.state
+    if not outranks(event.seq, None if held is None else held.seq):
+        return False
+    state.state = event
+    return True

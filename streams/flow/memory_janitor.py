@@ -1,65 +1,116 @@
-"""Forgetting matches: the match memory stays bounded.
+"""Forgetting matches: every table kept per match stays bounded.
 
-A finished match is kept ``FINISHED_MATCH_MINUTES`` after its last event (a corrected
-result is scored again meanwhile), a match that never finished ``MATCH_MEMORY_HOURS``.
-Each worker forgets only matches of the partitions it owns, so a standby copy never
-deletes what the owner is still writing.
+The champion's state (``match_to_state``) and each read model (timelines, forecasts) are
+swept alike: a finished match is kept ``FINISHED_MATCH_MINUTES`` after its last output (a
+corrected result is scored again meanwhile), a match that never finished
+``MATCH_MEMORY_HOURS``. Each worker forgets only matches of the partitions it owns, so a
+standby copy never deletes what the owner is still writing. A delete is a tombstone on the
+table's changelog, so a forgotten match leaves the changelog too once it is compacted.
 """
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from typing import Protocol
 
 import faust
-from aiokafka.partitioner import DefaultPartitioner
 
-from schemas import MatchMemory
-from streams.flow.match_state import MatchMemories
+from schemas import MatchState
+from streams.faust_glue.partitions import owned_partitions, partition_of
+from streams.flow.match_state import MatchStates
+from streams.metrics import Metrics
 from streams.polling import PollingService
+from streams.sinks.kafka_sender import Outgoing
+from streams.table_names import MATCH_STATE_TABLE
 
 SWEEP_SECONDS = 60.0
+#: Matches looked at between two yields to the event loop: a sweep of a large table must
+#: not hold up the batches.
+SWEEP_CHUNK = 500
 
 
-def is_expired(
-    memory: MatchMemory, now: dt.datetime, ttl: dt.timedelta, finished_ttl: dt.timedelta
+class MatchStore(Protocol):
+    """A table kept per match, as the janitor sweeps it."""
+
+    name: str
+
+    def match_ids(self) -> Iterable[str]: ...
+
+    def is_expired(
+        self, match_id: str, now: dt.datetime, ttl: dt.timedelta, finished_ttl: dt.timedelta
+    ) -> bool: ...
+
+    def forget(self, match_id: str) -> None: ...
+
+    def prune(self) -> None: ...
+
+    def changelog(self) -> list[Outgoing]:
+        """The tombstones of what it forgot (and anything else it wrote), to produce."""
+        ...
+
+
+def state_expired(
+    state: MatchState, now: dt.datetime, ttl: dt.timedelta, finished_ttl: dt.timedelta
 ) -> bool:
-    """Whether a match's memory has outlived its use."""
-    limit = finished_ttl if memory.finished_at is not None else ttl
-    return now - memory.touched_at > limit
+    """Whether a match's state has outlived its use."""
+    finished = state.state is not None and state.state.status == "finished"
+    return now - state.touched_at > (finished_ttl if finished else ttl)
 
 
-def partition_of(match_id: str, partitions: int) -> int:
-    """The partition the producer's default partitioner gives the key (the table is
-    written with ``use_partitioner``, so this is where the match's memory lives)."""
-    return int(DefaultPartitioner()(match_id.encode(), list(range(partitions)), []))
+class StateStore:
+    """``match_to_state`` as the janitor sweeps it."""
 
+    name = MATCH_STATE_TABLE
 
-def owned_partitions(app: faust.App, topic: str) -> set[int]:
-    """This worker's active partitions of ``topic``; the table may also hold standby
-    copies of other workers' partitions."""
-    return {tp.partition for tp in app.assignor.assigned_actives() if tp.topic == topic}
+    def __init__(self, states: MatchStates) -> None:
+        self.states = states
+
+    def match_ids(self) -> Iterable[str]:
+        return self.states.match_ids()
+
+    def is_expired(
+        self, match_id: str, now: dt.datetime, ttl: dt.timedelta, finished_ttl: dt.timedelta
+    ) -> bool:
+        state = self.states.get(match_id)
+        return state is not None and state_expired(state, now, ttl, finished_ttl)
+
+    def forget(self, match_id: str) -> None:
+        self.states.delete(match_id)
+
+    def prune(self) -> None:
+        self.states.prune()
+
+    def changelog(self) -> list[Outgoing]:
+        return self.states.writer.take()
 
 
 class MemoryJanitor(PollingService):
-    """Sweeps the match memory of this worker's partitions every minute."""
+    """Sweeps every per-match table of this worker's partitions every minute."""
 
     def __init__(
         self,
         app: faust.App,
-        memories: MatchMemories,
+        stores: Sequence[MatchStore],
         source_topic: str,
         partitions: int,
         ttl: dt.timedelta,
         finished_ttl: dt.timedelta,
+        metrics: Metrics,
+        send_all: Callable[[list[Outgoing]], Awaitable[None]],
         interval: float = SWEEP_SECONDS,
     ) -> None:
+        """``send_all`` produces the tombstones of the forgotten matches."""
         super().__init__(interval)
+        self.send_all = send_all
         self.app = app
-        self.memories = memories
+        self.stores = stores
         self.source_topic = source_topic
         self.partitions = partitions
         self.ttl = ttl
         self.finished_ttl = finished_ttl
+        self.metrics = metrics
         self.forgotten = 0
 
     def owned(self) -> set[int]:
@@ -67,16 +118,30 @@ class MemoryJanitor(PollingService):
 
     async def poll(self) -> None:
         owned = self.owned()
-        if not owned:
-            return
+        for store in self.stores:
+            held = 0
+            if owned:
+                held = await self.sweep(store, owned)
+            store.prune()
+            self.metrics.match_memories.labels(table=store.name).set(held)
+            # Anything the store wrote meanwhile goes out too; the batches take theirs.
+            tombstones = store.changelog()
+            if tombstones:
+                await self.send_all(tombstones)
+
+    async def sweep(self, store: MatchStore, owned: set[int]) -> int:
+        """Forget ``store``'s expired matches of the ``owned`` partitions; how many it
+        still holds."""
         now = dt.datetime.now(dt.UTC)
-        expired = [
-            match_id
-            for match_id, raw in list(self.memories.items())
-            if partition_of(match_id, self.partitions) in owned
-            and is_expired(MatchMemory.decode(raw, now), now, self.ttl, self.finished_ttl)
-        ]
-        for match_id in expired:
-            self.memories.delete(match_id)
-        self.forgotten += len(expired)
-        self.memories.prune()
+        held = 0
+        for i, match_id in enumerate(list(store.match_ids())):
+            if i and not i % SWEEP_CHUNK:
+                await asyncio.sleep(0)
+            if partition_of(match_id, self.partitions) in owned and store.is_expired(
+                match_id, now, self.ttl, self.finished_ttl
+            ):
+                store.forget(match_id)
+                self.forgotten += 1
+            else:
+                held += 1
+        return held

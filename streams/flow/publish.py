@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
 import structlog
@@ -24,7 +24,7 @@ from streams.flow.records import RawRecord
 from streams.flow.trace_context import Source, Span, TraceParent, Tracing
 from streams.metrics import Metrics
 from streams.newest import seq_rank
-from streams.sinks.kafka_sender import Headers, Sender
+from streams.sinks.kafka_sender import Outgoing, Sender
 from streams.sinks.redis_latest import LatestValue, RedisLatestSink
 
 log = structlog.get_logger(__name__)
@@ -48,16 +48,6 @@ class PublishError(RuntimeError):
 
 class _RetriableFailures(Exception):
     """Some sends failed in a way worth retrying (internal to the retry loop)."""
-
-
-@dataclass(frozen=True, slots=True)
-class Outgoing:
-    """One record to produce: where, its key, its bytes, and its headers (trace context)."""
-
-    send: Sender
-    key: bytes | None
-    value: bytes
-    headers: Headers | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,9 +114,10 @@ class Publisher:
         trigger: Trigger,
         compute_started: float | None,
         results: Sequence[MatchResult] = (),
+        changelog: Sequence[Outgoing] = (),
     ) -> Sending:
-        """Hand every output of a batch to the producer: predictions, dead letters, and the
-        results of its finished matches.
+        """Hand every output of a batch to the producer: predictions, dead letters, the
+        results of its finished matches, and the changelog records of the state it wrote.
 
         ``compute_started`` (``time.perf_counter()``) is when the batch's work began; None
         for a failed batch's dead letters, whose work is not a compute stage.
@@ -166,6 +157,7 @@ class Publisher:
             Outgoing(self.results, result.match_id.encode(), result.model_dump_json().encode())
             for result in results
         )
+        records.extend(changelog)
         sent_at = time.perf_counter()
         if compute_started is not None:
             self.metrics.batch_stage.labels(stage="compute").observe(sent_at - compute_started)
@@ -217,24 +209,37 @@ class Publisher:
             "shadow predictions",
         )
 
-    async def publish_scores(self, scores: Sequence[MatchScore]) -> None:
-        """The scores of finished matches, to the scores topic."""
-        await self._after_the_champion(
-            [Outgoing(self.scores, s.key.encode(), s.model_dump_json().encode()) for s in scores],
-            "scores",
-        )
+    async def hand_over_read_models(
+        self, changelog: Sequence[Outgoing], scores: Sequence[MatchScore]
+    ) -> Awaitable[None]:
+        """Hand the read models' changelog records and the scores they made to the
+        producer; the returned awaitable completes once they are acknowledged (the broker
+        down is waited out; a refusal for good is logged and counted, not raised)."""
+        scored = [
+            Outgoing(self.scores, score.key.encode(), score.model_dump_json().encode())
+            for score in scores
+        ]
+        return await self._hand_over([*changelog, *scored], "read models")
 
     async def _after_the_champion(self, records: list[Outgoing], what: str) -> None:
-        """Outputs sent after the champion's are acknowledged, until acknowledged.
+        """Outputs sent after the champion's are acknowledged, until acknowledged."""
+        await (await self._hand_over(records, what))
+
+    async def _hand_over(self, records: list[Outgoing], what: str) -> Awaitable[None]:
+        """Send ``records`` now; the awaitable waits for their acks.
 
         A refusal here must not fail the batch (its inputs would become dead letters though
         they were answered): it is logged and counted. The broker being down is waited out
         as for any output.
         """
+        issued = await _issue(records) if records else []
+        return self._settle(records, issued, what)
+
+    async def _settle(self, records: list[Outgoing], issued: list[object], what: str) -> None:
         if not records:
             return
         try:
-            await self.send_all(records)
+            await self.send_all(records, issued)
         except PublishError as exc:
             self.metrics.evaluation_publish_errors.inc()
             log.error(
@@ -286,7 +291,9 @@ async def _issue(records: list[Outgoing]) -> list[object]:
     issued: list[object] = []
     for record in records:
         try:
-            issued.append(await record.send(record.key, record.value, record.headers))
+            issued.append(
+                await record.send(record.key, record.value, record.headers, record.partition)
+            )
         except Exception as exc:  # faust wraps broker errors in its own type
             issued.append(exc)
     return issued

@@ -27,13 +27,12 @@ from typing import Final, Literal
 
 from models.features import Result, TeamState, apply_result
 from schemas import MatchResult
-from schemas.features import NEW_TEAM, TEAM_FEATURE_COLUMNS
+from schemas.features import NEW_TEAM
 from streams.live.feature_snapshot import FeatureSnapshot, Fixture
 from streams.newest import outranks
 
 #: Results shown on the status page.
 RECENT_APPLIED: Final = 10
-_ELO: Final = TEAM_FEATURE_COLUMNS.index("elo")
 
 Offer = Literal["applied", "corrected", "pending", "duplicate", "stale", "in_snapshot", "no_state"]
 Features = tuple[float, ...]
@@ -67,6 +66,9 @@ class TeamRatings:
         self.applied = 0
         self.newest: MatchResult | None = None
         self.recent: deque[AppliedResult] = deque(maxlen=RECENT_APPLIED)
+        #: What each applied result did to both ratings, by match id: the read model the
+        #: match pages show after full time, rebuilt with every refold.
+        self.changes: dict[str, AppliedResult] = {}
         self._states: dict[str, TeamState] = {}
         self._history: dict[str, _History] = {}
 
@@ -98,18 +100,10 @@ class TeamRatings:
         """Both teams' Elo before and after a result the stream applied, or None (no such
         result read yet, or it is in the snapshot, where there is no before).
 
-        Read from the point-in-time history, so it holds for any applied result, not only
-        the last few kept in ``recent``; a team plays once a day, so the day after the
-        match is "after"."""
-        result = self.results.get(match_id)
-        if result is None or self.snapshot is None or self.snapshot.states is None:
-            return None
-        day_after = result.date + dt.timedelta(days=1)
-        home, away = (
-            (self.team_at(team, result.date)[0][_ELO], self.team_at(team, day_after)[0][_ELO])
-            for team in (result.home_team, result.away_team)
-        )
-        return home, away
+        Taken from the fold itself, as the result was applied: so it is the ratings' own
+        update even when a team played twice on one date."""
+        applied = self.changes.get(match_id)
+        return None if applied is None else (applied.home_elo, applied.away_elo)
 
     def current(self) -> dict[str, Features]:
         """Every known team's features after every applied result."""
@@ -152,6 +146,7 @@ class TeamRatings:
         snapshot = self.snapshot
         assert snapshot is not None  # offer and rebase only fold with a snapshot
         self._history = {}
+        self.changes = {}
         self.applied = 0
         self.newest = None
         if snapshot.states is None:
@@ -186,8 +181,8 @@ class TeamRatings:
         self.applied += 1
         if self.newest is None or key > self.newest.order():
             self.newest = result
+        home, away = self._states[result.home_team], self._states[result.away_team]
+        applied = AppliedResult(result, (elo_before[0], home.elo), (elo_before[1], away.elo))
+        self.changes[result.match_id] = applied
         if remember:
-            home, away = self._states[result.home_team], self._states[result.away_team]
-            self.recent.append(
-                AppliedResult(result, (elo_before[0], home.elo), (elo_before[1], away.elo))
-            )
+            self.recent.append(applied)

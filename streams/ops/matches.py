@@ -1,21 +1,24 @@
-"""What the match pages show, built from a match's memory (pure): ``GET /matches.json``
-lists a worker's matches, ``GET /matches/{match_id}.json`` gives one match in full.
+"""What the match pages show (pure): ``GET /matches.json`` lists a worker's matches,
+``GET /matches/{match_id}.json`` gives one match in full.
 
-The memory (``schemas.MatchMemory``) holds the champion's predictions as stored points;
-the goals and red cards are read off the score and card counts those points carry (a
-livescore carries counts, not events), so nothing is stored twice.
+A page is built from a :class:`MatchRecord`: the match's state on the champion's path
+(``match_to_state``: its newest livescore and teams) and its timeline, a read model of the
+champion's predictions (``streams.read_models.outputs``). The goals and red cards are
+read off the score and card counts those points carry (a livescore carries counts, not
+events), so nothing is stored twice.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Final, Literal
 
 from pydantic import BaseModel, Field
 
-from schemas import MatchMemory, Status, TimelinePoint, Trigger
-from streams.flow.timeline import TIMELINE_POINTS
+from schemas import MatchState, MatchTeams, Status, TimelinePoint, Trigger
+from streams.read_models.outputs import TIMELINE_POINTS
 
 #: Points per sparkline on the list: enough for a shape, small enough to poll.
 SPARK_POINTS: Final = 60
@@ -71,6 +74,25 @@ class RatingChange(BaseModel):
     elo_before: float
     elo_after: float
     change: float
+
+
+@dataclass(frozen=True)
+class MatchRecord:
+    """What is known of one match: its state and teams, and its timeline (or the newest
+    part of it, for the list), with the number of points it has in all."""
+
+    state: MatchState | None
+    teams: MatchTeams | None
+    points: Sequence[TimelinePoint]
+    pre_match: TimelinePoint | None
+    count: int
+
+    @property
+    def updated_at(self) -> dt.datetime | None:
+        """When an event of the match last arrived (or its newest point, without state)."""
+        if self.state is not None:
+            return self.state.touched_at
+        return self.points[-1].at if self.points else None
 
 
 class MatchView(BaseModel):
@@ -179,9 +201,9 @@ def events_of(points: Sequence[TimelinePoint], truncated: bool = False) -> list[
     return marks
 
 
-def _state(memory: MatchMemory) -> tuple[Status, int, int, int, int, int]:
+def _state(record: MatchRecord) -> tuple[Status, int, int, int, int, int]:
     """Status, minute, score and cards now: the newest livescore, else the newest point."""
-    state = memory.state
+    state = record.state.state if record.state is not None else None
     if state is not None:
         return (
             state.status,
@@ -191,7 +213,7 @@ def _state(memory: MatchMemory) -> tuple[Status, int, int, int, int, int]:
             state.home_red_cards,
             state.away_red_cards,
         )
-    last = memory.timeline[-1] if memory.timeline else None
+    last = record.points[-1] if record.points else None
     if last is None:
         return "scheduled", 0, 0, 0, 0, 0
     return (
@@ -204,24 +226,25 @@ def _state(memory: MatchMemory) -> tuple[Status, int, int, int, int, int]:
     )
 
 
-def _teams(memory: MatchMemory) -> tuple[str | None, str | None]:
-    if memory.teams is not None:
-        return memory.teams.home_team, memory.teams.away_team
-    state = memory.state
+def _teams(record: MatchRecord) -> tuple[str | None, str | None]:
+    if record.teams is not None:
+        return record.teams.home_team, record.teams.away_team
+    state = record.state.state if record.state is not None else None
     return (state.home_team, state.away_team) if state is not None else (None, None)
 
 
 def match_view(
     match_id: str,
-    memory: MatchMemory,
+    record: MatchRecord,
     served_by: str,
     elo: tuple[tuple[float, float], tuple[float, float]] | None = None,
     limit: int = TIMELINE_POINTS,
 ) -> MatchView:
     """One match's page data; ``elo`` is ``TeamRatings.elo_change`` of the match."""
-    status, minute, home_goals, away_goals, home_cards, away_cards = _state(memory)
-    home_team, away_team = _teams(memory)
-    truncated = len(memory.timeline) >= limit
+    status, minute, home_goals, away_goals, home_cards, away_cards = _state(record)
+    home_team, away_team = _teams(record)
+    points = record.points
+    truncated = record.count >= limit
     changes = None
     if status == "finished" and elo is not None and home_team and away_team:
         changes = [
@@ -233,25 +256,26 @@ def match_view(
             )
             for team, (before, after) in ((home_team, elo[0]), (away_team, elo[1]))
         ]
+    teams = record.teams
     return MatchView(
         match_id=match_id,
         home_team=home_team,
         away_team=away_team,
-        tournament=memory.teams.tournament if memory.teams else None,
-        date=memory.teams.date if memory.teams else None,
+        tournament=teams.tournament if teams else None,
+        date=teams.date if teams else None,
         status=status,
         minute=minute,
         home_goals=home_goals,
         away_goals=away_goals,
         home_red_cards=home_cards,
         away_red_cards=away_cards,
-        updated_at=memory.touched_at,
-        pre_match=point_view(memory.pre_match) if memory.pre_match else None,
-        points=[point_view(p) for p in memory.timeline],
+        updated_at=record.updated_at or dt.datetime.now(dt.UTC),
+        pre_match=point_view(record.pre_match) if record.pre_match else None,
+        points=[point_view(p) for p in points],
         points_limit=limit,
         truncated=truncated,
-        events=events_of(memory.timeline, truncated),
-        model_versions=sorted({p.version for p in memory.timeline}, key=_version_order),
+        events=events_of(points, truncated),
+        model_versions=sorted({p.version for p in points}, key=_version_order),
         rating_changes=changes,
         served_by=served_by,
     )
@@ -262,9 +286,9 @@ def _version_order(version: str) -> tuple[int, str]:
     return (int(version), "") if version.isdigit() else (2**63, version)
 
 
-def match_summary(match_id: str, memory: MatchMemory) -> MatchSummary:
-    status, minute, home_goals, away_goals, _, _ = _state(memory)
-    home_team, away_team = _teams(memory)
+def match_summary(match_id: str, record: MatchRecord) -> MatchSummary:
+    status, minute, home_goals, away_goals, _, _ = _state(record)
+    home_team, away_team = _teams(record)
     return MatchSummary(
         match_id=match_id,
         home_team=home_team,
@@ -273,9 +297,9 @@ def match_summary(match_id: str, memory: MatchMemory) -> MatchSummary:
         minute=minute,
         home_goals=home_goals,
         away_goals=away_goals,
-        updated_at=memory.touched_at,
-        points=len(memory.timeline),
-        spark=[(p.home, p.draw, p.away) for p in memory.timeline[-SPARK_POINTS:]],
+        updated_at=record.updated_at or dt.datetime.now(dt.UTC),
+        points=record.count,
+        spark=[(p.home, p.draw, p.away) for p in record.points[-SPARK_POINTS:]],
     )
 
 
@@ -283,14 +307,14 @@ _STATUS_ORDER: Final[dict[Status, int]] = {"live": 0, "halftime": 0, "scheduled"
 
 
 def match_list(
-    memories: Iterable[tuple[str, MatchMemory]],
+    records: Iterable[tuple[str, MatchRecord]],
     served_by: str,
     partitions: Iterable[int],
     other_workers: Iterable[str],
 ) -> MatchList:
     """Live matches first, then those to come, then the finished; newest first in each.
     A match with no prediction yet is left out: it has nothing to draw."""
-    rows = [match_summary(m, memory) for m, memory in memories if memory.timeline]
+    rows = [match_summary(m, record) for m, record in records if record.count]
     rows.sort(key=lambda r: r.updated_at, reverse=True)
     rows.sort(key=lambda r: _STATUS_ORDER[r.status])
     return MatchList(

@@ -20,6 +20,7 @@ from streams.live.model_server import ModelServer
 from streams.ops.evaluation import EvaluationReport, evaluation_report
 from streams.ops.rates import counter_totals
 from streams.ops.ratings import RatingsReport, ratings_report
+from streams.ops.read_models import ReadModelLag, read_model_lags
 
 
 class RecentPrediction(BaseModel):
@@ -61,8 +62,8 @@ class RecentPrediction(BaseModel):
 class LagReport(BaseModel):
     measured_at: dt.datetime | None
     error: str | None
-    total: int
-    partitions: list[dict[str, Any]]
+    total: int = Field(description="Records of the inputs not processed yet.")
+    partitions: list[dict[str, Any]] = Field(description="The inputs' partitions.")
 
 
 class FeaturesReport(BaseModel):
@@ -102,6 +103,7 @@ class StatusReport(BaseModel):
     predictions_total: dict[str, float]
     dead_letters: dict[str, float]
     lag: LagReport
+    read_models: list[ReadModelLag] = Field(description="How far behind the outputs each is.")
     features: FeaturesReport
     ratings: RatingsReport
     evaluation: EvaluationReport
@@ -186,9 +188,10 @@ async def status_report(worker: WorkerHandle) -> StatusReport:
         lag=LagReport(
             measured_at=lag.measured_at,
             error=lag.last_error,
-            total=lag.total,
-            partitions=[p._asdict() for p in lag.partitions],
+            total=sum(p.lag for p in lag.partitions if p.topic in inputs),
+            partitions=[p._asdict() for p in lag.partitions if p.topic in inputs],
         ),
+        read_models=read_model_lags(worker),
         features=features,
         ratings=ratings_report(worker),
         evaluation=evaluation_report(worker.board, worker.models, worker.promoter),

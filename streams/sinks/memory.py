@@ -13,9 +13,11 @@ class InMemorySender:
     """Records every acknowledged ``(key, value)``; can be told to fail the next sends."""
 
     def __init__(self) -> None:
-        self.records: list[tuple[bytes | None, bytes]] = []
+        self.records: list[tuple[bytes | None, bytes | None]] = []
         #: The headers of each of ``records`` (None for a record sent without).
         self.headers: list[Headers | None] = []
+        #: The partition each of ``records`` was sent to (None: the partitioner's choice).
+        self.partitions: list[int | None] = []
         self.attempts = 0
         self._failures: deque[BaseException] = deque()
 
@@ -24,7 +26,11 @@ class InMemorySender:
         self._failures.extend(errors)
 
     async def __call__(
-        self, key: bytes | None, value: bytes, headers: Headers | None = None
+        self,
+        key: bytes | None,
+        value: bytes | None,
+        headers: Headers | None = None,
+        partition: int | None = None,
     ) -> asyncio.Future[None]:
         self.attempts += 1
         acked: asyncio.Future[None] = asyncio.get_running_loop().create_future()
@@ -33,5 +39,6 @@ class InMemorySender:
         else:
             self.records.append((key, value))
             self.headers.append(headers)
+            self.partitions.append(partition)
             acked.set_result(None)
         return acked

@@ -29,7 +29,7 @@ from models.paired import paired_difference
 from models.scoring import forecast_scores
 from schemas import OUTCOMES, phase_of
 from schemas.features import MATCHES_FILE
-from streams.flow.scoring import outcome_of
+from streams.read_models.scoring import outcome_of
 from streams.settings import Settings
 from tests.browser import chromium_path, open_page
 from tests.harness import collect, produce

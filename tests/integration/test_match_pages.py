@@ -193,11 +193,12 @@ async def test_a_finished_match_shows_both_rating_changes(
     )
     await predictions_of(pages_settings, match_id, len(states))
     data: dict[str, Any] = {}
-    for _ in range(60):  # the result goes through the results topic to the ratings
+    for _ in range(60):  # through the results topic to the ratings, the timeline beside
         data = match_json(pages_worker, match_id)
-        if data["rating_changes"]:
+        if data["rating_changes"] and len(data["points"]) == len(states):
             break
         await asyncio.sleep(0.25)
+    assert len(data["points"]) == len(states), "the timeline read model caught up"
     assert (data["status"], data["home_team"], data["away_team"]) == ("finished", *teams[:2])
     changes = data["rating_changes"]
     assert changes, "the stream applied the result"
@@ -214,6 +215,7 @@ def match_list_of(worker: WorkerProcess) -> dict[str, Any]:
 async def test_a_match_page_on_a_worker_that_does_not_own_it(
     pages_worker: WorkerProcess, pages_settings: Settings, tmp_path: Path
 ) -> None:
+    pages_worker.wait_read_models()
     alone = {m: match_json(pages_worker, m) for m in (MATCH, XSS_MATCH, "rated-final")}
     second_settings = Settings(
         **{

@@ -2,17 +2,16 @@
 whose script draws everything) and their data, ``GET /matches.json`` and
 ``GET /matches/{match_id}.json``.
 
-The data is the match's memory in the ``match_to_state`` table, which only the worker
-owning the match's partition writes. A match's JSON asked of another worker is proxied to
-the owner, found with Faust's own table routing (``app.router.key_store``, the lookup
-behind ``app.table_route``); so the page works on any worker behind one address. The list
-is of this worker's active partitions of the table only, and names the workers holding
-the others.
+The data is the match's state (``match_to_state``) and its timeline (the read model
+``match_to_outputs``), which only the worker owning the match's partition writes. A
+match's JSON asked of another worker is proxied to the owner, found with Faust's own table
+routing (``app.router.key_store``, the lookup behind ``app.table_route``); so the page
+works on any worker behind one address. The list is of this worker's active partitions
+only, and names the workers holding the others.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 from importlib import resources
 from typing import Final
 
@@ -22,16 +21,17 @@ import structlog
 from faust.web import Request, Response, View
 from yarl import URL
 
-from streams.flow.match_state import MatchMemories
-from streams.flow.memory_janitor import owned_partitions, partition_of
+from schemas import MatchTeams
+from streams.faust_glue.partitions import owned_partitions, partition_of
 from streams.handle import WorkerHandle
-from streams.ops.matches import match_list, match_view
+from streams.ops.matches import SPARK_POINTS, MatchRecord, match_list, match_view
+from streams.table_names import MATCH_STATE_TABLE
 
 log = structlog.get_logger(__name__)
 
 MATCH_PAGES = resources.files("streams.ops.web").joinpath("match_pages.html").read_text("utf-8")
-#: The table of match memories (as named in ``streams.app``).
-MATCH_TABLE: Final = "match_to_state"
+#: The table whose routing says which worker owns a match.
+MATCH_TABLE: Final = MATCH_STATE_TABLE
 #: Set on a proxied request: the owner answers it itself, whatever its own routing says
 #: (during a rebalance two workers may each think the other owns a match).
 ROUTED_HEADER: Final = "X-Soccerpredict-Routed"
@@ -66,15 +66,44 @@ def other_workers(app: faust.App) -> list[str]:
 
 
 def register_match_views(app: faust.App, worker: WorkerHandle) -> None:
-    """Attach the match pages to ``app``; they read the worker's ``match_to_state``."""
-    # Its own decoded copies, so reading never touches the batch processor's.
+    """Attach the match pages to ``app``; they read the worker's match states and its
+    timelines read model."""
     table = app.tables[MATCH_TABLE]
-    memories = MatchMemories(table)
+    outputs = worker.read_models.outputs
     partitions = worker.settings.topic_partitions
     changelog_topic = table.changelog_topic.get_topic_name()
 
     def served_by() -> str:
         return str(app.conf.canonical_url)
+
+    def teams_of(match_id: str) -> MatchTeams | None:
+        state = worker.states.get(match_id)
+        if state is not None and state.teams is not None:
+            return state.teams
+        fixture = worker.ratings.fixtures.get(match_id)
+        if fixture is None:
+            return None
+        return MatchTeams(
+            home_team=fixture.home_team,
+            away_team=fixture.away_team,
+            neutral=fixture.neutral,
+            tournament=fixture.tournament,
+            date=fixture.date,
+        )
+
+    def record_of(match_id: str, whole: bool) -> MatchRecord | None:
+        """The match's record: its whole timeline, or (for the list) its newest points."""
+        state = worker.states.get(match_id)
+        count = outputs.timeline_count(match_id)
+        if state is None and not count:
+            return None
+        return MatchRecord(
+            state=state,
+            teams=teams_of(match_id),
+            points=outputs.timeline(match_id, last=None if whole else SPARK_POINTS),
+            pre_match=outputs.pre_match(match_id) if whole else None,
+            count=count,
+        )
 
     def page(view: View) -> Response:
         return view.html(MATCH_PAGES, headers=dict(NO_STORE))
@@ -98,15 +127,14 @@ def register_match_views(app: faust.App, worker: WorkerHandle) -> None:
             return view.json(body, status=502, headers=dict(NO_STORE))
 
     def one_match(view: View, match_id: str) -> Response:
-        now = dt.datetime.now(dt.UTC)
-        if table.get(match_id) is None:
+        record = record_of(match_id, whole=True)
+        if record is None:
             return view.json(
                 {"error": f"no match {match_id!r} on this worker"},
                 status=404,
                 headers=dict(NO_STORE),
             )
-        memory = memories.load([match_id], now)[match_id]
-        data = match_view(match_id, memory, served_by(), worker.ratings.elo_change(match_id))
+        data = match_view(match_id, record, served_by(), worker.ratings.elo_change(match_id))
         return json_of(view, data.model_dump_json().encode())
 
     @app.page("/matches")
@@ -120,10 +148,13 @@ def register_match_views(app: faust.App, worker: WorkerHandle) -> None:
             # The table's own active partitions, the ones its router sends here: then
             # every match listed is one whose JSON this worker serves itself.
             owned = owned_partitions(app, changelog_topic)
-            ids = [m for m, _ in memories.items() if partition_of(m, partitions) in owned]
-            loaded = memories.load(ids, dt.datetime.now(dt.UTC))
-            memories.prune()  # forget copies of matches gone or moved since the last call
-            listed = match_list(loaded.items(), served_by(), owned, other_workers(app))
+            records = [
+                (m, record)
+                for m in outputs.timeline_match_ids()
+                if partition_of(m, partitions) in owned
+                and (record := record_of(m, whole=False)) is not None
+            ]
+            listed = match_list(records, served_by(), owned, other_workers(app))
             return json_of(self, listed.model_dump_json().encode())
 
     @app.page("/matches/{match_id}")

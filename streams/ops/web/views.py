@@ -16,6 +16,7 @@ from streams.evaluation.promoter import PromotionRefused
 from streams.handle import WorkerHandle
 from streams.ops.evaluation import evaluation_report
 from streams.ops.ratings import ratings_report, teams_report
+from streams.ops.read_models import read_model_lags
 from streams.ops.readiness import not_ready_reasons
 from streams.ops.status import model_status, status_report
 from streams.ops.web.auth import Refusal, check_bearer, check_webhook
@@ -55,7 +56,8 @@ def register_views(app: faust.App, worker: WorkerHandle) -> None:
     class Ready(View):
         async def get(self, request: Request) -> Response:
             reasons = await not_ready_reasons(worker)
-            # Catching up on results is no reason to stop serving: said, not refused.
+            # Catching up on results, or read models behind the outputs, is no reason to
+            # stop serving predictions: said, not refused.
             ratings = ratings_report(worker)
             body = {
                 "ready": not reasons,
@@ -65,6 +67,7 @@ def register_views(app: faust.App, worker: WorkerHandle) -> None:
                     "caught_up": ratings.caught_up,
                     "results_behind": ratings.results_behind,
                 },
+                "read_models": [m.model_dump() for m in read_model_lags(worker)],
             }
             return self.json(body, status=200 if not reasons else 503)
 

@@ -36,8 +36,11 @@ def test_worker_acls_follow_every_configured_name(settings: Settings) -> None:
         ("Topic", "run1-livescores", "LITERAL", "Read"),
         ("Topic", "run1-match-requests", "LITERAL", "Read"),
         ("Group", "run1", "LITERAL", "Read"),
+        # The read models consume the predictions and shadow predictions in the group.
+        ("Topic", "run1-predictions", "LITERAL", "Read"),
         ("Topic", "run1-predictions", "LITERAL", "Write"),
         ("Topic", "run1-predictions-dlq", "LITERAL", "Write"),
+        ("Topic", "run1-predictions-shadow", "LITERAL", "Read"),
         ("Topic", "run1-predictions-shadow", "LITERAL", "Write"),
         ("Topic", "run1-results", "LITERAL", "Read"),
         ("Topic", "run1-results", "LITERAL", "Write"),
@@ -45,6 +48,10 @@ def test_worker_acls_follow_every_configured_name(settings: Settings) -> None:
         ("Topic", "run1-scores", "LITERAL", "Write"),
         ("Topic", "run1-match_to_state-changelog", "LITERAL", "Read"),
         ("Topic", "run1-match_to_state-changelog", "LITERAL", "Write"),
+        ("Topic", "run1-match_to_outputs-changelog", "LITERAL", "Read"),
+        ("Topic", "run1-match_to_outputs-changelog", "LITERAL", "Write"),
+        ("Topic", "run1-match_to_result-changelog", "LITERAL", "Read"),
+        ("Topic", "run1-match_to_result-changelog", "LITERAL", "Write"),
         ("Topic", "run1-__assignor-__leader", "LITERAL", "Read"),
         ("Topic", "run1-", "PREFIXED", "Create"),
     }
@@ -67,6 +74,8 @@ def test_topic_creation_variants(settings: Settings) -> None:
             "run1-scores",
             "run1-__assignor-__leader",
             "run1-match_to_state-changelog",
+            "run1-match_to_outputs-changelog",
+            "run1-match_to_result-changelog",
         )
     }
     assert _rules(worker_acls(settings, "cluster")) - base == {

@@ -29,14 +29,16 @@ from devstack.schema_check import (
 )
 from schemas import (
     DeadLetter,
-    Forecast,
+    HeldResult,
     Livescore,
-    MatchMemory,
     MatchRequest,
     MatchResult,
     MatchScore,
+    MatchState,
+    MatchTeams,
     ModelRef,
     Prediction,
+    TimelinePoint,
 )
 from schemas.__main__ import main as schemas_main
 from schemas.common import InputRecord, OutputRecord
@@ -66,7 +68,9 @@ FILES = {
     "dead_letter.schema.json": DeadLetter,
     "match_result.schema.json": MatchResult,
     "match_score.schema.json": MatchScore,
-    "match_memory.schema.json": MatchMemory,
+    "match_state.schema.json": MatchState,
+    "timeline_point.schema.json": TimelinePoint,
+    "held_result.schema.json": HeldResult,
 }
 
 
@@ -115,7 +119,13 @@ def test_outputs_are_open_and_closed_internal_records_stay_closed() -> None:
     for name in ("prediction.schema.json", "dead_letter.schema.json"):
         assert '"additionalProperties": false' not in render(schemas[name]), name
     assert schemas["match_result.schema.json"]["additionalProperties"] is False
-    assert "additionalProperties" not in schemas["match_memory.schema.json"]
+    # The table values are read with extra="ignore": open, so a later version may add to them.
+    for name in ("match_state.schema.json", "timeline_point.schema.json"):
+        assert '"additionalProperties": false' not in render(schemas[name]), name
+    held = schemas["held_result.schema.json"]
+    assert "additionalProperties" not in held
+    # ... but the result a held result wraps is the closed MatchResult.
+    assert held["$defs"]["MatchResult"]["additionalProperties"] is False
 
 
 @pytest.mark.parametrize("record", [r for r in WIRE_RECORDS if r.role == "internal"])
@@ -173,7 +183,7 @@ BASES: dict[Role, type[BaseModel]] = {
 
 
 class OpenInternal(BaseModel):
-    """An internal record whose reader ignores unknown fields, as MatchMemory."""
+    """An internal record whose reader ignores unknown fields, as MatchState."""
 
     model_config = ConfigDict(extra="ignore")
 
@@ -296,11 +306,11 @@ def test_a_change_inside_a_nested_record_names_its_path() -> None:
     probabilities = new["prediction.schema.json"]["$defs"]["Probabilities"]
     del probabilities["properties"]["draw"]
     probabilities["required"].remove("draw")
-    memory = new["match_memory.schema.json"]["$defs"]["Forecast"]
-    memory["properties"]["minute"] = {"type": "string"}
+    teams = new["match_state.schema.json"]["$defs"]["MatchTeams"]
+    teams["properties"]["neutral"] = {"type": "string"}
     # An internal record breaks both ways; the same change is listed once.
     assert [str(c) for c in breaking_changes(old, new)] == [
-        "MatchMemory: forecasts.*.*.minute: type changed from integer to string "
+        "MatchState: teams.neutral: type changed from boolean to string "
         "(the new version reads records the old one wrote)",
         "Prediction: probabilities.draw: field removed "
         "(consumers still validate against the committed schema)",
@@ -561,13 +571,60 @@ def real_records() -> dict[str, BaseModel]:
             rps=0.1,
             scored_at=TS,
         ),
-        "match_memory.schema.json": MatchMemory(
+        "match_state.schema.json": MatchState(
             state=EVENT,
-            forecasts={
-                "7": {"pre": Forecast(home=0.6, draw=0.2, away=0.2, minute=0, seq=None, at=TS)}
-            },
+            teams=MatchTeams(
+                home_team="Germany",
+                away_team="Scotland",
+                neutral=True,
+                tournament="UEFA Euro",
+                date=dt.date(2024, 6, 14),
+            ),
             touched_at=TS,
-            finished_at=None,
+        ),
+        "match_state.schema.json#new": MatchState(touched_at=TS),
+        "timeline_point.schema.json": TimelinePoint(
+            at=TS,
+            trigger="request",
+            seq=4,
+            request_id="r",
+            status="live",
+            minute=30,
+            home_goals=1,
+            away_goals=0,
+            home_red_cards=1,
+            home=0.6,
+            draw=0.25,
+            away=0.15,
+            version="7",
+        ),
+        "timeline_point.schema.json#pre-match": TimelinePoint(
+            at=TS,
+            trigger="livescore",
+            seq=None,
+            status="scheduled",
+            minute=0,
+            home_goals=0,
+            away_goals=0,
+            home=0.5,
+            draw=0.3,
+            away=0.2,
+            version="7",
+        ),
+        "held_result.schema.json": HeldResult(
+            result=MatchResult(
+                match_id="m1",
+                seq=9,
+                date=dt.date(2024, 6, 14),
+                finished_at=TS,
+                home_team="Germany",
+                away_team="Scotland",
+                neutral=True,
+                tournament="UEFA Euro",
+                home_goals=5,
+                away_goals=1,
+            ),
+            read_at=TS,
         ),
     }
 
@@ -594,6 +651,8 @@ def broken_records() -> list[tuple[str, dict[str, Any], str]]:
     prediction = wire(records["prediction.schema.json"])
     event = wire(EVENT)
     letter = wire(records["dead_letter.schema.json"])
+    point = wire(records["timeline_point.schema.json"])
+    held = wire(records["held_result.schema.json"])
     return [
         ("prediction.schema.json", without(prediction, "match_id"), "'match_id' is a required"),
         ("prediction.schema.json", {**prediction, "predicted": "win"}, "'win' is not one of"),
@@ -606,7 +665,16 @@ def broken_records() -> list[tuple[str, dict[str, Any], str]]:
         ("livescore.schema.json", {**event, "ts": "2024-06-14T19:00:00"}, "is not a 'date-time'"),
         ("match_request.schema.json", {"match_id": "m1"}, "'request_id' is a required"),
         ("dead_letter.schema.json", {**letter, "partition": -1}, "-1 is less than the minimum"),
-        ("match_memory.schema.json", {"touched_at": "x", "forecasts": {}}, "is not a 'date-time'"),
+        ("match_state.schema.json", {"touched_at": "x"}, "is not a 'date-time'"),
+        ("match_state.schema.json", {"state": None}, "'touched_at' is a required"),
+        ("timeline_point.schema.json", {**point, "minute": 131}, "131 is greater than the maximum"),
+        ("timeline_point.schema.json", without(point, "version"), "'version' is a required"),
+        ("held_result.schema.json", without(held, "read_at"), "'read_at' is a required"),
+        (
+            "held_result.schema.json",
+            {**held, "result": {**held["result"], "venue": "Munich"}},
+            "Additional properties are not allowed",
+        ),
     ]
 
 
@@ -628,3 +696,25 @@ def test_an_output_field_added_in_a_later_minor_version_still_validates() -> Non
 def test_an_input_producer_may_send_fields_the_service_ignores() -> None:
     body = {**wire(EVENT), "venue": "Munich"}
     assert list(validator("livescore.schema.json").iter_errors(body)) == []
+
+
+def test_a_match_memory_written_before_2_0_0_reads_as_its_state_and_teams() -> None:
+    """The 1.0.0 ``match_to_state`` value held the whole match (forecasts, timeline); the
+    changelog still has them after an upgrade, and the 2.0.0 reader takes what it needs."""
+    old = {
+        "state": wire(EVENT),
+        "forecasts": {"7": {"pre": {"home": 0.6, "draw": 0.2, "away": 0.2, "minute": 0,
+                                    "seq": None, "at": "2024-06-14T19:00:00Z"}}},
+        "touched_at": "2024-06-14T19:00:00Z",
+        "finished_at": None,
+        "teams": {"home_team": "Germany", "away_team": "Scotland", "tournament": "UEFA Euro"},
+        "pre_match": None,
+        "timeline": [],
+    }  # fmt: skip
+    assert list(validator("match_state.schema.json").iter_errors(old)) == []
+    state = MatchState.model_validate_json(json.dumps(old))
+    assert state.state == EVENT and state.touched_at == TS
+    assert state.teams == MatchTeams(
+        home_team="Germany", away_team="Scotland", neutral=False, tournament="UEFA Euro"
+    )
+    assert "timeline" not in state.model_dump() and "forecasts" not in state.model_dump()

@@ -291,6 +291,8 @@ def test_prediction_for_livescore_round_trips_through_json() -> None:
         "minute": 55,
         "home_goals": 1,
         "away_goals": 0,
+        "home_red_cards": 0,
+        "away_red_cards": 0,
         "probabilities": {"home": 0.2, "draw": 0.3, "away": 0.5},
         "predicted": "away",
         "model": {"name": "soccer_clf", "version": "7", "alias": "champion", "run_id": "r1"},
@@ -327,6 +329,30 @@ def test_prediction_for_request_with_live_state() -> None:
             request, [0.1, 0.2, 0.7], model=MODEL, features_version="fv", received_at=TS,
             state=other,
         )  # fmt: skip
+
+
+def test_a_prediction_carries_the_red_cards_of_its_state() -> None:
+    event = Livescore.model_validate_json(raw(livescore(home_red_cards=1, away_red_cards=2)))
+    live = Prediction.for_livescore(event, [0.2, 0.3, 0.5], model=MODEL, features_version="f")
+    assert (live.home_red_cards, live.away_red_cards) == (1, 2)
+    request = MatchRequest.model_validate_json(raw(match_request()))
+    answer = Prediction.for_request(
+        request, [0.2, 0.3, 0.5], model=MODEL, features_version="f", received_at=TS, state=event
+    )
+    assert (answer.home_red_cards, answer.away_red_cards) == (1, 2)
+    before = Prediction.for_request(
+        request, [0.2, 0.3, 0.5], model=MODEL, features_version="f", received_at=TS
+    )
+    assert (before.home_red_cards, before.away_red_cards) == (0, 0)
+
+
+def test_a_prediction_written_before_the_red_card_fields_reads_as_no_cards() -> None:
+    wire = json.loads(_valid_prediction().model_dump_json())
+    del wire["home_red_cards"], wire["away_red_cards"]  # as a 1.0.0 worker wrote it
+    old = Prediction.model_validate_json(json.dumps(wire))
+    assert (old.home_red_cards, old.away_red_cards) == (0, 0)
+    with pytest.raises(ValidationError, match="home_red_cards"):
+        Prediction.model_validate_json(json.dumps({**wire, "home_red_cards": -1}))
 
 
 def test_builder_normalises_float_drift_and_breaks_ties_in_order() -> None:

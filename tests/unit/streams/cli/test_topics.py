@@ -35,13 +35,16 @@ def test_the_changelogs_are_named_and_sized_as_the_real_app_declares_them(
 
 def test_every_topic_once_with_its_policy(settings: Settings) -> None:
     specs = wanted_topics(settings)
-    assert len({s.name for s in specs}) == len(specs) == 9
+    assert len({s.name for s in specs}) == len(specs) == 11
     compacted = {s.name: s.partitions for s in specs if s.configs["cleanup.policy"] == "compact"}
     assert compacted == {
-        "run1-results": 1,
+        # Partitioned as the inputs: the read models read it beside the outputs.
+        "run1-results": 6,
         "run1-scores": 1,
         "run1-dlq-replayed": 1,
         "run1-match_to_state-changelog": 6,
+        "run1-match_to_outputs-changelog": 6,
+        "run1-match_to_result-changelog": 6,
     }
 
 

@@ -17,14 +17,16 @@ Steps = asyncio.Queue[tuple[Callable[[ReadyTake], Any], asyncio.Future[Any]]]
 
 
 @asynccontextmanager
-async def agent_with_take(max_: int) -> AsyncIterator[tuple[Any, Steps]]:
+async def agent_with_take(
+    max_: int, on_buffered: Callable[[int], None] | None = None
+) -> AsyncIterator[tuple[Any, Steps]]:
     """An agent whose stream is read through a ReadyTake; the test sends it steps to run."""
     app = faust.App("test-ready-take", store="memory://")
     steps: Steps = asyncio.Queue()
 
     @app.agent(key_type=bytes, value_type=bytes)
     async def reader(stream: faust.StreamT) -> None:
-        async with ReadyTake(stream, max_) as take:
+        async with ReadyTake(stream, max_, on_buffered) as take:
             while True:
                 step, answer = await steps.get()
                 try:
@@ -97,3 +99,22 @@ async def test_nothing_is_acknowledged_until_the_caller_acks() -> None:
         assert not taken.message.acked
         await run(steps, lambda take: take.ack([taken]))
         assert taken.message.acked
+
+
+async def test_a_limit_takes_fewer_and_each_change_of_the_buffer_is_told() -> None:
+    told: list[int] = []
+    three = asyncio.Event()
+
+    def buffered(count: int) -> None:
+        told.append(count)
+        if count == 3:
+            three.set()
+
+    async with agent_with_take(10, buffered) as (agent, steps):
+        for value in (b"a", b"b", b"c"):
+            await agent.put(value)
+        await three.wait()
+        assert values(await run(steps, lambda take: take.next(limit=2))) == [b"a", b"b"]
+        assert values(await run(steps, lambda take: take.next(limit=50))) == [b"c"]
+        # As each event arrived, then after each take: what is left.
+        assert told == [1, 2, 3, 1, 0]

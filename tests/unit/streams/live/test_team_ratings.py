@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from models.feature_tables import export_feature_tables
-from models.features import compute_features
+from models.features import Result, apply_result, compute_features
 from models.ids import match_id
 from models.synthetic import generate_matches
 from schemas import MatchResult
@@ -179,10 +179,64 @@ def test_elo_change_of_an_applied_result(season: tuple[pd.DataFrame, FeatureSnap
     before = folded(snapshot, []).team_at(first.home_team, first.date)[0][0]
     after = folded(snapshot, [first]).team_at(first.home_team, dt.date(2100, 1, 1))[0][0]
     home, away = ratings.elo_change(first.match_id) or ((0.0, 0.0), (0.0, 0.0))
-    assert home == (before, after), "read from the history, long after the result came"
+    assert home == (before, after), "kept from the fold, long after the result came"
     # Elo moves as much as it takes from the other side (a zero-sum exchange).
     assert home[1] - home[0] == pytest.approx(away[0] - away[1])
     assert ratings.elo_change("never-played") is None
     in_snapshot = as_results(results.iloc[:1])[0]
     assert ratings.offer(in_snapshot) == "in_snapshot"
     assert ratings.elo_change(in_snapshot.match_id) is None
+
+
+def test_the_rating_change_is_the_folds_own_when_a_team_plays_twice_on_one_date(
+    season: tuple[pd.DataFrame, FeatureSnapshot],
+) -> None:
+    """A tournament day can have a team play twice (a replay, a feed with a wrong date): the
+    second match's "before" is the first match's "after", not the rating the day began with."""
+    _, snapshot = season
+    assert snapshot.states is not None
+    home, first_away, second_away = sorted(snapshot.states)[:3]
+    day = dt.date(2031, 3, 1)
+
+    def result(match: str, away: str, goals: tuple[int, int], minute: int) -> MatchResult:
+        return MatchResult(
+            match_id=match,
+            seq=1,
+            date=day,
+            finished_at=EPOCH + dt.timedelta(minutes=minute),
+            home_team=home,
+            away_team=away,
+            neutral=False,
+            tournament="Friendly",
+            home_goals=goals[0],
+            away_goals=goals[1],
+        )
+
+    early = result("early", first_away, (3, 0), 0)
+    late = result("late", second_away, (0, 2), 120)
+
+    # The oracle: models.features.apply_result on a copy of the snapshot's states, in the
+    # fold's order (by date, then when the match finished).
+    states = {name: state.copy() for name, state in snapshot.states.items()}
+    expected = {}
+    for r in (early, late):
+        before = (states[r.home_team].elo, states[r.away_team].elo)
+        apply_result(
+            states,
+            Result(r.home_team, r.away_team, r.home_goals, r.away_goals, r.neutral, r.tournament),
+        )
+        after = (states[r.home_team].elo, states[r.away_team].elo)
+        expected[r.match_id] = ((before[0], after[0]), (before[1], after[1]))
+    assert expected["late"][0][0] == expected["early"][0][1] != expected["early"][0][0]
+
+    for arrival in ([early, late], [late, early]):  # in order, and late first (a refold)
+        ratings = folded(snapshot, arrival)
+        assert {m: ratings.elo_change(m) for m in expected} == expected, arrival
+
+    # A correction of the first match refolds: the second's "before" follows it.
+    ratings = folded(snapshot, [early, late])
+    corrected = early.model_copy(update={"seq": 2, "home_goals": 0, "away_goals": 1})
+    assert ratings.offer(corrected) == "corrected"
+    changes = ratings.elo_change("early"), ratings.elo_change("late")
+    assert changes[0] is not None and changes[1] is not None
+    assert changes[1][0][0] == changes[0][0][1] < changes[0][0][0], "the home side lost now"

@@ -1,0 +1,122 @@
+"""A Faust table whose keys begin with a match id: co-partitioned, and listed per match.
+
+A read model that stores one record per output (a match page's points) keys each by what
+identifies the output, a tuple whose first item is the match id: a duplicate output writes
+the same key again, and a write never grows with the match's history. Two things Faust
+does not do for such keys are added here:
+
+- **The changelog partition is the match's.** Faust hashes the whole key (or takes the
+  current event's partition, and a batch has no single current event). The table's
+  writer (``streams.faust_glue.table_writer``) sends each key's changelog record to the
+  partition of its match id instead, so the worker that owns a match's outputs owns its
+  records, as for ``match_to_state`` (``streams.faust_glue.raw_table_keys``); so does
+  :class:`MatchKeyedTable` should Faust itself ever write one.
+- **Keys are listed per match.** The memory store's dict is a :class:`MatchKeyed`, which
+  keeps each match's keys beside the values, in the order they were first written. Every
+  way Faust changes the store (a local write, a changelog record applied in recovery or as
+  a standby, a partition dropped after a rebalance) goes through it, so the listing can
+  never disagree with the table.
+
+The keys go to the changelog as JSON arrays; Faust reads them back as tuples.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, MutableMapping
+from typing import Any
+
+import faust
+
+from streams.faust_glue.partitions import partition_of
+from streams.faust_glue.table_writer import TableWriter
+from streams.sinks.kafka_sender import producer_sender
+
+#: A key of a match-keyed table: the match id first, then what identifies the record.
+MatchKey = tuple[Any, ...]
+
+
+class MatchKeyed(MutableMapping[MatchKey, bytes]):
+    """A dict of the table's values that also lists the keys of each match."""
+
+    def __init__(self) -> None:
+        self._values: dict[MatchKey, bytes] = {}
+        #: match id -> its keys, as an insertion-ordered set (first write first).
+        self._by_match: dict[str, dict[MatchKey, None]] = {}
+
+    def __getitem__(self, key: MatchKey) -> bytes:
+        return self._values[key]
+
+    def __setitem__(self, key: MatchKey, value: bytes) -> None:
+        if key not in self._values:
+            self._by_match.setdefault(key[0], {})[key] = None
+        self._values[key] = value
+
+    def __delitem__(self, key: MatchKey) -> None:
+        del self._values[key]
+        keys = self._by_match[key[0]]
+        del keys[key]
+        if not keys:
+            del self._by_match[key[0]]
+
+    def __iter__(self) -> Iterator[MatchKey]:
+        return iter(self._values)
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._values
+
+    def clear(self) -> None:
+        self._values.clear()
+        self._by_match.clear()
+
+    def keys_of(self, match_id: str) -> list[MatchKey]:
+        """The keys of one match, first written first."""
+        return list(self._by_match.get(match_id, ()))
+
+    def match_ids(self) -> list[str]:
+        """Every match that has a key."""
+        return list(self._by_match)
+
+
+class MatchKeyedTable(faust.Table):
+    """A table keyed by tuples whose first item is a match id (see the module docs)."""
+
+    def partition_for_key(self, key: Any) -> int | None:
+        return partition_of(key[0], self.partitions or self.app.conf.topic_partitions)
+
+
+def key_bytes(key: MatchKey) -> bytes:
+    """A key as its changelog record carries it: the JSON array Faust reads back as a tuple
+    (compact, so one key is always the same bytes and compaction keeps its newest)."""
+    return json.dumps(list(key), separators=(",", ":")).encode()
+
+
+def match_keyed_table(
+    app: faust.App, name: str, partitions: int
+) -> tuple[TableWriter[MatchKey], MatchKeyed]:
+    """A :class:`MatchKeyedTable` of raw bytes values on ``app``: its writer (whose
+    changelog records go to each match's partition) and its store's listing."""
+    table = app.tables.add(
+        MatchKeyedTable(
+            app,
+            name=name,
+            default=None,
+            beacon=app.tables.beacon,
+            key_type=None,  # Faust's JSON for the tuples
+            value_type=bytes,
+            partitions=partitions,
+        )
+    )
+    listing = MatchKeyed()
+    # The memory store keeps its values in ``.data``; ours lists them per match too.
+    table.data.data = listing  # type: ignore[attr-defined]  # memory store internals
+    writer: TableWriter[MatchKey] = TableWriter(
+        table.data,
+        producer_sender(app, table.changelog_topic.get_topic_name()),
+        key_bytes,
+        lambda key: partition_of(key[0], partitions),
+    )
+    return writer, listing
