@@ -16,7 +16,13 @@ from pathlib import Path
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from bench.pipeline_latency import event, produce_at_rate, produce_backlog, read_predictions
+from bench.pipeline_latency import (
+    MATCHES,
+    event,
+    produce_at_rate,
+    produce_backlog,
+    read_predictions,
+)
 from bench.rabbitmq import RabbitMQ
 from bench.report import Row
 from bench.workload import (
@@ -114,15 +120,20 @@ async def faust_worker(
     seconds: float,
     label: str,
     workers: int = 1,
+    matches: int = MATCHES,
 ) -> list[Row]:
-    """The real worker (``python -m streams worker``): a drain, then steady rates.
+    """The real worker (``python -m streams worker``): a drain of ``count`` events of
+    ``matches`` matches, then steady rates.
 
-    With ``workers`` > 1 they run as one consumer group, each with its own web port and
-    state folder, like the scale-out test.
+    The drain is the champion's: its read models wait while it has a backlog, and the
+    note says how long they took to catch up after it; the steady rates start once they
+    have (a steady rate is measured at a steady state). With ``workers`` > 1 they run as
+    one consumer group, each with its own web port and state folder, like the scale-out
+    test.
     """
     await ensure_topics(settings)
-    await produce_backlog(settings, count)
-    _say(f"{label}: draining {count:,} events")
+    await produce_backlog(settings, count, matches)
+    _say(f"{label}: draining {count:,} events ({count // matches} a match)")
     members = [
         WorkerProcess(
             Settings(
@@ -144,15 +155,21 @@ async def faust_worker(
             raise RuntimeError(f"{label}: only {len(got)} of {count} predictions")
         note = f"BATCH_SIZE={settings.batch_size}"
         split = f"; batch time: {stage_split(members)}"
+        caught_up = max([await asyncio.to_thread(w.wait_read_models, 600) for w in members])
+        behind = f"; read models caught up {caught_up:.1f}s after"
         rows.append(
-            Row(f"{label}: drain", len(got), drain_rate([t for t, _ in got]), note=note + split)
+            Row(
+                f"{label}: drain",
+                len(got),
+                drain_rate([t for t, _ in got]),
+                note=note + split + behind,
+            )
         )
-        done, seq_base = len(got), count // 500 + 1
-        for rate in rates:
+        done = len(got)
+        for phase, rate in enumerate(rates, 1):
             _say(f"{label}: steady {rate:,}/s for {seconds:.0f}s")
             phase_start = time.time()
-            sent = await produce_at_rate(settings, rate, seconds, seq_base)
-            seq_base += sent // 500 + 1
+            sent = await produce_at_rate(settings, rate, seconds, first_match=10_000 * phase)
             got = await read_predictions(settings, done + sent, timeout=180)
             done = len(got)
             # Partitions arrive interleaved: this phase's events are those sent after it began.

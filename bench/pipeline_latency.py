@@ -53,29 +53,46 @@ def train(root: Path) -> Settings:
     )
 
 
-def event(match: int, seq: int) -> tuple[bytes, bytes]:
-    match_id = f"bench-{match}"
+#: Matches of a backlog (a full run; the quick run's backlogs have a fifth of them).
+MATCHES = 500
+#: Events a match has in the standard backlog, and in the one that shows whether the cost
+#: of an event grows with its match's history.
+PER_MATCH = 60
+LONG_PER_MATCH = 300
+
+
+def event(match: int, seq: int, status: str = "live", first_match: int = 0) -> tuple[bytes, bytes]:
+    match_id = f"bench-{first_match + match}"
     body = {
         "match_id": match_id, "seq": seq, "ts": dt.datetime.now(dt.UTC).isoformat(),
-        "status": "live", "minute": min(seq, 90), "home_goals": seq % 3, "away_goals": seq % 2,
+        "status": status, "minute": min(seq, 90), "home_goals": seq % 3, "away_goals": seq % 2,
         "home_team": f"Team {match % 40}", "away_team": f"Team {(match + 7) % 40}",
     }  # fmt: skip
     return match_id.encode(), json.dumps(body).encode()
 
 
-async def produce_backlog(settings: Settings, count: int) -> None:
+async def produce_backlog(settings: Settings, count: int, matches: int = MATCHES) -> None:
+    """``count`` livescores of ``matches`` matches, interleaved as live matches are; each
+    match's last event is its ``finished`` one, so results and live scoring work too."""
+    per_match = max(1, count // matches)
     producer = AIOKafkaProducer(**kafka_options(settings), linger_ms=5, acks=1)
     await producer.start()
     try:
         for i in range(count):
-            key, value = event(i % 500, i // 500)
+            seq = i // matches
+            status = "finished" if seq == per_match - 1 else "live"
+            key, value = event(i % matches, seq, status)
             await producer.send(settings.livescores_topic, value, key=key)
         await producer.flush()
     finally:
         await producer.stop()
 
 
-async def produce_at_rate(settings: Settings, rate: int, seconds: float, seq_base: int) -> int:
+async def produce_at_rate(
+    settings: Settings, rate: int, seconds: float, first_match: int, matches: int = MATCHES
+) -> int:
+    """Livescores at ``rate`` per second for ``seconds``, of ``matches`` matches numbered
+    from ``first_match`` (matches of their own: the backlog's have finished)."""
     producer = AIOKafkaProducer(**kafka_options(settings), acks=1)
     await producer.start()
     sent = 0
@@ -84,7 +101,7 @@ async def produce_at_rate(settings: Settings, rate: int, seconds: float, seq_bas
         while (elapsed := time.monotonic() - started) < seconds:
             due = int(elapsed * rate)
             while sent < due:
-                key, value = event(sent % 500, seq_base + sent // 500)
+                key, value = event(sent % matches, sent // matches, first_match=first_match)
                 await producer.send(settings.livescores_topic, value, key=key)
                 sent += 1
             await asyncio.sleep(0.002)

@@ -33,7 +33,7 @@ PARTS = [
     ("flow: handle a batch (to the sends)", "livescores (streams/flow/batch.py"),
     ("  decode (pydantic from bytes)", "decode (streams/flow/decode.py"),
     ("  match memory: load + update", "MatchMemories."),
-    ("  serving_frame (enrich)", "serving_frame (streams/flow/enrich.py"),
+    ("  serving_input (enrich)", "serving_input (streams/flow/enrich.py"),
     ("  predict (model, in a thread)", "predict_rows (streams/flow/predict.py"),
     ("  build Prediction objects", "prediction_for (streams/flow/predict.py"),
     ("  publish: dump + produce", "Publisher.send (streams/flow/publish.py"),

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from schemas import DeadLetterReason, Livescore, ModelRef
 from streams.flow.decode import decode
-from streams.flow.enrich import Job, resolve, serving_frame
+from streams.flow.enrich import Job, resolve, serving_input
 from streams.flow.predict import predict_rows, prediction_for
 from streams.flow.records import RawRecord
 from streams.live.feature_snapshot import load_snapshot
@@ -50,7 +50,7 @@ class OneByOne:
         read_at = dt.datetime.now(dt.UTC)
         if not resolve(self.ratings, job, read_at):
             raise ValueError(f"unknown_match: {record.match_id}")
-        frame, _ = serving_frame(self.ratings, [job])
+        frame, _ = serving_input(self.ratings, [job])
         probabilities = predict_rows(self.predictor, frame)[0]
         prediction = prediction_for(job, probabilities, self.ref, self.ratings.version, read_at)
         return prediction.model_dump_json().encode()

@@ -33,7 +33,7 @@ from models.elo import SCALE, expected_score, rating_gap
 from models.timeline import FULL_TIME
 from models.tournaments import tournament_weights
 from schemas import OUTCOMES
-from schemas.features import MODEL_INPUT_COLUMNS, TEXT_COLUMNS
+from schemas.features import MODEL_INPUT_COLUMNS, NUMERIC_INPUT_COLUMNS
 
 PREMATCH_FEATURES: Final = (
     "rating_gap",
@@ -61,8 +61,7 @@ GOALS_PER_SIDE: Final = 1.3  # goals per side between equal teams, international
 _EPS: Final = 1e-9
 
 
-#: The numeric input columns, in frame order (every input column but the tournament).
-NUMERIC_INPUT: Final = tuple(c for c in MODEL_INPUT_COLUMNS if c not in TEXT_COLUMNS)
+NUMERIC_INPUT: Final = NUMERIC_INPUT_COLUMNS
 _NUMERIC_AT: Final = {name: i for i, name in enumerate(NUMERIC_INPUT)}
 _NUMERIC_POSITIONS: Final = [MODEL_INPUT_COLUMNS.index(name) for name in NUMERIC_INPUT]
 

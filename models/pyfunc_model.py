@@ -28,6 +28,7 @@ from schemas.features import (
     NEW_TEAM_FEATURES,
     STATE_COLUMNS,
     TEAM_FEATURE_COLUMNS,
+    ModelInput,
     model_frame,
 )
 
@@ -94,8 +95,20 @@ class SoccerOutcomeModel(mlflow.pyfunc.PythonModel):
         proba = self.predict_proba(model_input)
         return pd.DataFrame(proba, columns=list(OUTCOMES), index=model_input.index)
 
+    def predict_input(self, inputs: ModelInput) -> np.ndarray:
+        """:meth:`predict_proba` of the same rows given as arrays (``schemas.features``):
+        the serving hot path, with no frame built and taken apart on a micro-batch."""
+        if self.pipeline is None:
+            raise RuntimeError("model used before its pipeline was loaded")
+        derive, classify = self.pipeline[0], self.pipeline[-1]
+        if len(self.pipeline) != 2 or not isinstance(derive, DerivedFeatures):
+            return self.predict_proba(inputs.frame())  # another pipeline shape: generic
+        numbers = np.where(np.isnan(inputs.numbers), _FILL, inputs.numbers)
+        proba = classify.predict_proba(derive_from(numbers, inputs.tournament))
+        return proba / proba.sum(axis=1, keepdims=True)
+
     def predict_proba(self, model_input: pd.DataFrame) -> np.ndarray:
-        """(N, 3) probabilities in the order of ``OUTCOMES``, for the serving hot path.
+        """(N, 3) probabilities in the order of ``OUTCOMES``, for a frame.
 
         The pipeline's steps are called on arrays directly: sklearn's Pipeline validates and
         wraps every call, which costs more than the model on a serving micro-batch. The

@@ -28,6 +28,7 @@ from mlflow.exceptions import MlflowException
 
 from models.pyfunc_model import example_input
 from schemas import OUTCOMES, ModelRef
+from schemas.features import ModelInput
 
 log = structlog.get_logger(__name__)
 
@@ -188,6 +189,15 @@ class LoadedModel:
         """Columns ``OUTCOMES`` (home, draw, away), one row per input row, rows sum to 1."""
         result = self._python_model.predict(None, frame)
         return result[list(OUTCOMES)]
+
+    def predict_input(self, inputs: ModelInput) -> np.ndarray:
+        """:meth:`predict_proba` of rows given as arrays: straight through the model's
+        own ``predict_input`` when it has one (versions logged since it was added), else
+        through the frame."""
+        direct = getattr(self._python_model, "predict_input", None)
+        if direct is not None:
+            return np.asarray(direct(inputs), dtype=np.float64)
+        return self.predict_proba(inputs.frame())
 
     def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:
         """(N, 3) float array in the order of ``OUTCOMES``.

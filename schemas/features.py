@@ -3,8 +3,9 @@
 The registered model takes a frame of exactly ``MODEL_INPUT_COLUMNS``: each team's features
 from the feature tables, the venue and tournament, and the live match state. Every frame the
 model ever sees (training rows, serving batches, the warm-up row, the logged input example)
-is built by :func:`model_frame`, so the columns, their order and their types cannot drift
-between the two sides. ``tests/unit/schemas/test_features.py`` proves it on real tables.
+is built by :func:`model_rows` (as arrays, what serving predicts on) or :func:`model_frame`
+(the same as a frame), so the columns, their order and their types cannot drift between
+the two sides. ``tests/unit/schemas/test_features.py`` proves it on real tables.
 
 The feature tables in ``FEATURES_DIR`` are ``teams.parquet`` (``TEAM_COLUMNS``, indexed by
 ``team``), ``matches.parquet`` (``MATCH_COLUMNS``, indexed by ``match_id``) and
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
@@ -62,6 +64,8 @@ MODEL_INPUT_COLUMNS: Final = (
 )
 #: Every column but ``tournament`` is float64 in a model frame.
 TEXT_COLUMNS: Final = frozenset({"tournament"})
+#: The numeric input columns, in frame order (every input column but the tournament).
+NUMERIC_INPUT_COLUMNS: Final = tuple(c for c in MODEL_INPUT_COLUMNS if c not in TEXT_COLUMNS)
 
 #: What an event that names its teams but no tournament is assumed to be.
 DEFAULT_TOURNAMENT: Final = "Friendly"
@@ -122,6 +126,64 @@ def read_manifest(features_dir: Path) -> Manifest:
         raise ManifestError(f"{MANIFEST_FILE} is unusable: {where}: {first['msg']}") from exc
 
 
+@dataclass(frozen=True, slots=True)
+class ModelInput:
+    """N rows of the model's input as arrays: the numeric columns (``NUMERIC_INPUT_COLUMNS``
+    order, float64) and the tournament names. :meth:`frame` is the same rows as the frame
+    of ``MODEL_INPUT_COLUMNS`` that the logged signature describes."""
+
+    numbers: np.ndarray
+    tournament: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.tournament)
+
+    def take(self, rows: Sequence[int]) -> ModelInput:
+        """Only ``rows`` (as ``frame.iloc[rows]``)."""
+        return ModelInput(self.numbers[list(rows)], self.tournament[list(rows)])
+
+    def frame(self) -> pd.DataFrame:
+        """``MODEL_INPUT_COLUMNS`` in order: numbers as float64, the tournament a string."""
+        # One dict of arrays and one DataFrame call: per-column assignment into a frame
+        # costs more than the model itself on a small batch.
+        columns: dict[str, np.ndarray] = dict(
+            zip(NUMERIC_INPUT_COLUMNS, self.numbers.T, strict=True)
+        )
+        columns["tournament"] = self.tournament
+        return pd.DataFrame({name: columns[name] for name in MODEL_INPUT_COLUMNS})
+
+
+def model_rows(
+    home: npt.ArrayLike,
+    away: npt.ArrayLike,
+    neutral: npt.ArrayLike,
+    tournament: Sequence[str],
+    state: npt.ArrayLike | None = None,
+) -> ModelInput:
+    """The model's input for N matches.
+
+    ``home`` and ``away`` are (N, 5) team features in ``TEAM_FEATURE_COLUMNS`` order,
+    ``neutral`` N booleans (or 0/1), ``tournament`` N names and ``state`` (N, 5) values in
+    ``STATE_COLUMNS`` order (None: every match before kick-off).
+    """
+    n = len(tournament)
+    states = (
+        np.zeros((n, len(STATE_COLUMNS)))
+        if state is None
+        else np.asarray(state, dtype=np.float64).reshape(n, len(STATE_COLUMNS))
+    )
+    numbers = np.hstack(
+        [
+            np.asarray(home, dtype=np.float64).reshape(n, len(TEAM_FEATURE_COLUMNS)),
+            np.asarray(away, dtype=np.float64).reshape(n, len(TEAM_FEATURE_COLUMNS)),
+            np.asarray(neutral, dtype=np.float64).reshape(n, 1),
+            states,
+        ]
+    )
+    names = np.fromiter((str(t) for t in tournament), dtype=object, count=n)
+    return ModelInput(numbers, names)
+
+
 def model_frame(
     home: npt.ArrayLike,
     away: npt.ArrayLike,
@@ -129,36 +191,15 @@ def model_frame(
     tournament: Sequence[str],
     state: npt.ArrayLike | None = None,
 ) -> pd.DataFrame:
-    """The model's input frame for N matches: ``MODEL_INPUT_COLUMNS`` in order.
+    """:func:`model_rows` as the frame of ``MODEL_INPUT_COLUMNS`` (training rows, the
+    logged example): numbers are float64, the tournament a Python string."""
+    return model_rows(home, away, neutral, tournament, state).frame()
 
-    ``home`` and ``away`` are (N, 5) team features in ``TEAM_FEATURE_COLUMNS`` order,
-    ``neutral`` N booleans (or 0/1), ``tournament`` N names and ``state`` (N, 5) values in
-    ``STATE_COLUMNS`` order (None: every match before kick-off). Numbers are float64, the
-    tournament a Python string.
-    """
-    home_values = np.asarray(home, dtype=np.float64)
-    n = len(tournament)
-    home_values = home_values.reshape(n, len(TEAM_FEATURE_COLUMNS))
-    away_values = np.asarray(away, dtype=np.float64).reshape(n, len(TEAM_FEATURE_COLUMNS))
-    states = (
-        np.zeros((n, len(STATE_COLUMNS)))
-        if state is None
-        else np.asarray(state, dtype=np.float64).reshape(n, len(STATE_COLUMNS))
-    )
-    # One dict of arrays and one DataFrame call: per-column assignment into a frame costs
-    # more than the model itself on a small serving batch.
-    columns: dict[str, np.ndarray] = {}
-    for i, name in enumerate(TEAM_FEATURE_COLUMNS):
-        columns[f"home_{name}"] = home_values[:, i]
-    for i, name in enumerate(TEAM_FEATURE_COLUMNS):
-        columns[f"away_{name}"] = away_values[:, i]
-    columns["neutral"] = np.asarray(neutral, dtype=np.float64).reshape(n)
-    columns["tournament"] = np.fromiter((str(t) for t in tournament), dtype=object, count=n)
-    for i, name in enumerate(STATE_COLUMNS):
-        columns[name] = states[:, i]
-    return pd.DataFrame(columns)
+
+def warm_up_input() -> ModelInput:
+    """One pre-match row between two new teams on neutral ground: a model's first call."""
+    return model_rows([NEW_TEAM], [NEW_TEAM], [True], [DEFAULT_TOURNAMENT])
 
 
 def warm_up_frame() -> pd.DataFrame:
-    """One pre-match row between two new teams on neutral ground: a model's first call."""
-    return model_frame([NEW_TEAM], [NEW_TEAM], [True], [DEFAULT_TOURNAMENT])
+    return warm_up_input().frame()

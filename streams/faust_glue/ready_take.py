@@ -117,15 +117,15 @@ class ReadyTake:
         With ``more_while`` (the caller's oldest work in flight), a batch that is not full
         waits for more events until that work is done or the batch fills.
         """
+        most = self.max_ if limit is None else min(limit, self.max_)
         if not self._events:
             await self._until(1)
-        if more_while is not None and not more_while.done() and len(self._events) < self.max_:
+        if more_while is not None and not more_while.done() and len(self._events) < most:
             more_while.add_done_callback(self._wake)
             try:
-                await self._until(self.max_)
+                await self._until(most)
             finally:
                 more_while.remove_done_callback(self._wake)
-        most = self.max_ if limit is None else min(limit, self.max_)
         taken = self._events[:most]
         del self._events[:most]
         if self.on_buffered is not None:

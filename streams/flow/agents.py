@@ -124,13 +124,17 @@ class BatchLoop:
         activity: Activity | None = None,
         buffer: int | None = None,
         on_buffered: Callable[[int], None] | None = None,
+        gather_seconds: float | None = None,
     ) -> None:
         """``on_failure`` takes a batch whose handler or confirmation failed (the batch is
         then acknowledged). ``quiet()`` is called after a batch's outputs were handed over
         when no further event is waiting: the worker ends the producer's linger then
         (``send_now``). ``activity`` is told when a batch is computed and sees the loop's
         backlog. ``buffer`` (default ``batch_size``) is how many events may wait taken
-        from Faust, told to ``on_buffered`` as each arrives (``ReadyTake``)."""
+        from Faust, told to ``on_buffered`` as each arrives (``ReadyTake``). With
+        ``gather_seconds`` a batch that is not full waits that long for more (instead of
+        as long as the newest batch in flight): for a loop whose freshness matters less
+        than its cost per batch."""
         self.on_failure = on_failure
         self.quiet = quiet
         self.batch_size = batch_size
@@ -138,6 +142,7 @@ class BatchLoop:
         self.activity = activity or Activity()
         self.buffer = buffer or batch_size
         self.on_buffered = on_buffered
+        self.gather_seconds = gather_seconds
 
     async def run(self, stream: faust.StreamT, handle: Handler) -> None:
         async with ReadyTake(stream, self.buffer, self.on_buffered) as take:
@@ -154,8 +159,7 @@ class BatchLoop:
         in_flight: deque[asyncio.Task[None]] = deque()
         try:
             while not stopping():
-                newest = in_flight[-1] if in_flight else None
-                events = await take.next(newest, limit=self.batch_size)
+                events = await take.next(self._more_while(in_flight), limit=self.batch_size)
                 if not events:
                     continue
                 raws = [RawRecord.from_event(event) for event in events]
@@ -179,6 +183,16 @@ class BatchLoop:
                 task.cancel()
             await asyncio.gather(*in_flight, return_exceptions=True)
 
+    def _more_while(self, in_flight: deque[asyncio.Task[None]]) -> asyncio.Future[Any] | None:
+        """What a batch that is not full waits for more events until: the newest batch in
+        flight, or the gathering time."""
+        if self.gather_seconds is None:
+            return in_flight[-1] if in_flight else None
+        loop = asyncio.get_running_loop()
+        gathered: asyncio.Future[None] = loop.create_future()
+        loop.call_later(self.gather_seconds, _resolve, gathered)
+        return gathered
+
     async def _settle(
         self, take: Take, events: list[EventT], raws: list[RawRecord], confirmation: Confirmation
     ) -> None:
@@ -189,6 +203,11 @@ class BatchLoop:
         except Exception as exc:
             await self.on_failure(raws, exc)
         await take.ack(events)
+
+
+def _resolve(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
 
 
 def register_agents(

@@ -33,7 +33,7 @@ from schemas import (
 )
 from streams.flow.dead_letters import dead_letter
 from streams.flow.decode import decode
-from streams.flow.enrich import Job, known_date, resolve, serving_frame
+from streams.flow.enrich import Job, known_date, resolve, serving_input
 from streams.flow.match_state import MatchStates, newest_states, remember_state
 from streams.flow.predict import infer, prediction_for
 from streams.flow.publish import Published, Publisher, Sending
@@ -207,14 +207,14 @@ class BatchProcessor:
                 batch.resolved.append(job)
         if not batch.resolved:
             return
-        # The frame and the version it names are taken together, before the next await
+        # The input and the version it names are taken together, before the next await
         # (results read meanwhile would change the ratings under the version).
-        frame, unknown_teams = serving_frame(ratings, batch.resolved)
+        inputs, unknown_teams = serving_input(ratings, batch.resolved)
         batch.features_version = ratings.version
         if unknown_teams:
             self.metrics.unknown_teams.inc(unknown_teams)
-        batch.shadow_runs = self.shadow.begin(self.models.challengers, frame)
-        results = await infer(serving.predictor, frame, self.metrics)
+        batch.shadow_runs = self.shadow.begin(self.models.challengers, inputs)
+        results = await infer(serving.predictor, inputs, self.metrics)
 
         for job, result in zip(batch.resolved, results, strict=True):
             try:

@@ -5,10 +5,8 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-import pandas as pd
-
 from schemas import Livescore, MatchRequest, MatchTeams
-from schemas.features import DEFAULT_TOURNAMENT, STATE_COLUMNS, model_frame
+from schemas.features import DEFAULT_TOURNAMENT, STATE_COLUMNS, ModelInput, model_rows
 from streams.flow.records import RawRecord
 from streams.live.feature_snapshot import Fixture
 from streams.live.team_ratings import TeamRatings
@@ -84,7 +82,7 @@ def _state_row(state: Livescore | None) -> tuple[int, ...]:
     return tuple(getattr(state, name) for name in STATE_COLUMNS)
 
 
-def serving_frame(ratings: TeamRatings, jobs: list[Job]) -> tuple[pd.DataFrame, int]:
+def serving_input(ratings: TeamRatings, jobs: list[Job]) -> tuple[ModelInput, int]:
     """The model input for ``jobs`` (each with a fixture and a date), with every team's
     features as of before its match's date, and how many teams were unknown."""
     home, away, unknown = [], [], 0
@@ -100,11 +98,11 @@ def serving_frame(ratings: TeamRatings, jobs: list[Job]) -> tuple[pd.DataFrame, 
         home.append(home_features)
         away.append(away_features)
         unknown += (not home_known) + (not away_known)
-    frame = model_frame(
+    inputs = model_rows(
         home,
         away,
         [f.neutral for f in fixtures],
         [f.tournament for f in fixtures],
         [_state_row(job.state) for job in jobs],
     )
-    return frame, unknown
+    return inputs, unknown

@@ -8,21 +8,21 @@ import datetime as dt
 import time
 
 import numpy as np
-import pandas as pd
 
 from schemas import Livescore, ModelRef, Prediction
+from schemas.features import ModelInput
 from streams.flow.enrich import Job
-from streams.live.model_source import Predictor
+from streams.live.model_source import Predictor, predict
 from streams.metrics import Metrics
 
 RowResult = np.ndarray | Exception
 
 
-def predict_rows(predictor: Predictor, frame: pd.DataFrame) -> np.ndarray:
-    """(N, 3) probabilities for the frame; ValueError for output of another shape."""
-    probabilities = np.asarray(predictor.predict_proba(frame), dtype="float64")
-    if probabilities.shape != (len(frame), 3):
-        raise ValueError(f"model returned shape {probabilities.shape} for {len(frame)} rows")
+def predict_rows(predictor: Predictor, inputs: ModelInput) -> np.ndarray:
+    """(N, 3) probabilities for the rows; ValueError for output of another shape."""
+    probabilities = np.asarray(predict(predictor, inputs), dtype="float64")
+    if probabilities.shape != (len(inputs), 3):
+        raise ValueError(f"model returned shape {probabilities.shape} for {len(inputs)} rows")
     return probabilities
 
 
@@ -31,13 +31,13 @@ def predict_rows(predictor: Predictor, frame: pd.DataFrame) -> np.ndarray:
 INLINE_ROWS = 8
 
 
-async def _predict(predictor: Predictor, frame: pd.DataFrame) -> np.ndarray:
-    if len(frame) <= INLINE_ROWS:
-        return predict_rows(predictor, frame)
-    return await asyncio.to_thread(predict_rows, predictor, frame)
+async def _predict(predictor: Predictor, inputs: ModelInput) -> np.ndarray:
+    if len(inputs) <= INLINE_ROWS:
+        return predict_rows(predictor, inputs)
+    return await asyncio.to_thread(predict_rows, predictor, inputs)
 
 
-async def infer(predictor: Predictor, frame: pd.DataFrame, metrics: Metrics) -> list[RowResult]:
+async def infer(predictor: Predictor, inputs: ModelInput, metrics: Metrics) -> list[RowResult]:
     """Probabilities per row, or the exception for rows the model could not score.
 
     A failing batch is retried row by row, so one poison row becomes one ``model_error``
@@ -46,16 +46,16 @@ async def infer(predictor: Predictor, frame: pd.DataFrame, metrics: Metrics) -> 
     """
     started = time.perf_counter()
     try:
-        return list(await _predict(predictor, frame))
+        return list(await _predict(predictor, inputs))
     except Exception as exc:
-        if len(frame) == 1:
+        if len(inputs) == 1:
             return [exc]
     finally:
         metrics.inference.observe(time.perf_counter() - started)
     results: list[RowResult] = []
-    for i in range(len(frame)):
+    for i in range(len(inputs)):
         try:
-            results.append((await _predict(predictor, frame.iloc[[i]]))[0])
+            results.append((await _predict(predictor, inputs.take([i])))[0])
         except Exception as exc:
             results.append(exc)
     return results

@@ -17,9 +17,9 @@ from dataclasses import dataclass
 
 import mode
 import numpy as np
-import pandas as pd
 import structlog
 
+from schemas.features import ModelInput
 from streams.flow.predict import predict_rows
 from streams.live.model_server import ServingModel
 from streams.metrics import Metrics
@@ -47,7 +47,7 @@ class ShadowRunner(mode.Service):
         self._executors: dict[str, ThreadPoolExecutor] = {}
         self._busy: dict[str, Future[np.ndarray]] = {}
 
-    def begin(self, challengers: dict[str, ServingModel], frame: pd.DataFrame) -> list[ShadowRun]:
+    def begin(self, challengers: dict[str, ServingModel], inputs: ModelInput) -> list[ShadowRun]:
         """Begin a predict per challenger that is free; count the ones that are not."""
         runs = []
         for model in challengers.values():
@@ -61,7 +61,7 @@ class ShadowRunner(mode.Service):
                 executor = self._executors[version] = ThreadPoolExecutor(
                     max_workers=1, thread_name_prefix=f"shadow-v{version}"
                 )
-            future = executor.submit(predict_rows, model.predictor, frame)
+            future = executor.submit(predict_rows, model.predictor, inputs)
             self._busy[version] = future
             runs.append(ShadowRun(model, future, time.perf_counter()))
         return runs

@@ -18,8 +18,8 @@ from dataclasses import dataclass
 import structlog
 
 from schemas import ModelRef
-from schemas.features import warm_up_frame
-from streams.live.model_source import ModelSource, Predictor
+from schemas.features import warm_up_input
+from streams.live.model_source import ModelSource, Predictor, predict
 from streams.metrics import Metrics
 from streams.polling import PollingService, RoundFailed
 
@@ -178,7 +178,7 @@ class ModelServer(PollingService):
         predictor = self.source.load(ref)
         # One predict before the swap: lazy imports and first-call allocations happen
         # here, in this thread, not in the first live batch.
-        probabilities = predictor.predict_proba(warm_up_frame())
+        probabilities = predict(predictor, warm_up_input())
         if probabilities.ndim != 2 or probabilities.shape[1] != 3:
             raise ValueError(f"model returned shape {probabilities.shape}, expected (N, 3)")
         return ServingModel(ref=ref, predictor=predictor, loaded_at=dt.datetime.now(dt.UTC))

@@ -8,14 +8,25 @@ import numpy as np
 import pandas as pd
 
 from schemas import ModelRef
+from schemas.features import ModelInput
 
 
 class Predictor(Protocol):
-    """What serving needs of a loaded model."""
+    """What serving needs of a loaded model (it may also have ``predict_input``, the same
+    on arrays: see :func:`predict`)."""
 
     def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:
         """(N, 3) probabilities of home, draw, away for N input rows."""
         ...
+
+
+def predict(predictor: Predictor, inputs: ModelInput) -> np.ndarray:
+    """``predictor``'s probabilities for ``inputs``: on the arrays when it takes them
+    (``models.registry.LoadedModel.predict_input``), else on their frame."""
+    direct = getattr(predictor, "predict_input", None)
+    if direct is not None:
+        return np.asarray(direct(inputs))
+    return np.asarray(predictor.predict_proba(inputs.frame()))
 
 
 class ModelSource(Protocol):

@@ -46,7 +46,10 @@ log = structlog.get_logger(__name__)
 HOLD_HIGH: Final = 512
 HOLD_LOW: Final = 64
 #: Records applied between two looks at the champion: a chunk is a few milliseconds.
-CHUNK: Final = 32
+CHUNK: Final = 64
+#: How long a chunk that is not full waits for more: people read pages a second apart, and
+#: a chunk of many records costs the worker far less than many chunks of a few.
+GATHER_SECONDS: Final = 0.1
 #: The take's own cap, far above HOLD_HIGH: one fetch that arrives after the pause is still
 #: delivered whole, and a full buffer would block Faust's delivery of every topic.
 READ_BUFFER: Final = 1 << 20
@@ -130,7 +133,13 @@ def register_read_model_agent(
     batches, applied only when ``champion`` is idle."""
     flow = OutputFlow(app, models.topics)
     handler = ReadModelHandler(models, champion, publisher, metrics)
-    loop = BatchLoop(handler.failed, CHUNK, buffer=READ_BUFFER, on_buffered=flow.held)
+    loop = BatchLoop(
+        handler.failed,
+        CHUNK,
+        buffer=READ_BUFFER,
+        on_buffered=flow.held,
+        gather_seconds=GATHER_SECONDS,
+    )
 
     @app.agent(read_model_topic(app, models, partitions), name="build_read_models")
     async def build_read_models(stream: faust.StreamT) -> None:

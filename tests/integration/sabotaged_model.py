@@ -26,6 +26,7 @@ import pandas as pd
 from mlflow.models import set_model
 
 from models.pyfunc_model import SoccerOutcomeModel
+from schemas.features import ModelInput
 from streams.flow.predict import INLINE_ROWS
 
 SLOW_SECONDS = 2.0
@@ -37,20 +38,29 @@ class SabotagedModel(SoccerOutcomeModel):
         self.mode = str(context.model_config["mode"])
         self.armed_by = Path(str(context.model_config.get("armed_by", "/nonexistent")))
 
-    def predict_proba(self, model_input: pd.DataFrame) -> np.ndarray:
-        # The serving hot path calls predict_proba (models.registry.LoadedModel), so the
-        # sabotage lives here; the base class's predict goes through it too.
+    def _misbehave(self, rows: int) -> None:
         if self.armed_by.exists():
             if self.mode == "raise":
                 raise RuntimeError("sabotaged model: raises on purpose")
             if self.mode == "slow":
                 time.sleep(SLOW_SECONDS)
-            while self.mode == "hang" and len(model_input) > INLINE_ROWS and self.armed_by.exists():
+            while self.mode == "hang" and rows > INLINE_ROWS and self.armed_by.exists():
                 time.sleep(0.05)
-        proba = super().predict_proba(model_input)
+
+    def _mirrored(self, proba: np.ndarray) -> np.ndarray:
         if self.mode == "mirror":
-            proba = proba[:, ::-1].copy()  # OUTCOMES is (home, draw, away)
+            return proba[:, ::-1].copy()  # OUTCOMES is (home, draw, away)
         return proba
+
+    # Serving calls predict_input (models.registry.LoadedModel), a frame's caller
+    # predict_proba (the base class's predict goes through it too): both misbehave.
+    def predict_input(self, inputs: ModelInput) -> np.ndarray:
+        self._misbehave(len(inputs))
+        return self._mirrored(super().predict_input(inputs))
+
+    def predict_proba(self, model_input: pd.DataFrame) -> np.ndarray:
+        self._misbehave(len(model_input))
+        return self._mirrored(super().predict_proba(model_input))
 
 
 set_model(SabotagedModel())

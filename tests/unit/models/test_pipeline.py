@@ -12,6 +12,7 @@ from models.pipeline import derive_features, linear_proba
 from models.pyfunc_model import SoccerOutcomeModel, coerce_model_input
 from models.synthetic import generate_matches
 from models.training import build_dataset, fit_model
+from schemas.features import NUMERIC_INPUT_COLUMNS, ModelInput
 
 
 @pytest.fixture(scope="module")
@@ -42,6 +43,25 @@ def test_predict_proba_equals_the_sklearn_pipeline(
     single = rows.iloc[[3]]
     np.testing.assert_allclose(model.predict_proba(single), generic[[3]], rtol=0, atol=1e-12)
     assert list(model.predict(None, rows).columns) == ["home", "draw", "away"]
+
+
+def test_predict_input_equals_the_sklearn_pipeline_on_the_same_rows(
+    fitted: tuple[SoccerOutcomeModel, pd.DataFrame],
+) -> None:
+    """The serving path (arrays, no frame) against sklearn's pipeline on the frame."""
+    model, rows = fitted
+    frame = coerce_model_input(rows)
+    inputs = ModelInput(
+        frame[list(NUMERIC_INPUT_COLUMNS)].to_numpy(np.float64),
+        frame["tournament"].to_numpy(object),
+    )
+    generic = model.pipeline.predict_proba(frame)
+    generic = generic / generic.sum(axis=1, keepdims=True)
+    np.testing.assert_allclose(model.predict_input(inputs), generic, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(
+        model.predict_input(inputs.take([3])), generic[[3]], rtol=0, atol=1e-12
+    )
+    pd.testing.assert_frame_equal(inputs.frame(), frame.reset_index(drop=True))
 
 
 def test_text_in_a_numeric_column_is_refused(

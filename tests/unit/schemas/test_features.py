@@ -28,7 +28,7 @@ from schemas.features import (
     read_manifest,
     warm_up_frame,
 )
-from streams.flow.enrich import Job, resolve, serving_frame
+from streams.flow.enrich import Job, resolve, serving_input
 from streams.live.feature_snapshot import load_snapshot
 from tests.factories import READ_AT, livescore, ratings_of, raw, request
 
@@ -61,13 +61,13 @@ def test_serving_and_training_build_identical_frames(tables: Path) -> None:
         jobs.append(Job(raw(b"", key=match_id.encode()), event, event))
     for job in jobs:
         assert resolve(snapshot, job, READ_AT)
-    served, unknown = serving_frame(snapshot, jobs)
+    served, unknown = serving_input(snapshot, jobs)
 
     fixtures = matches.assign(**{c: states[:, i] for i, c in enumerate(STATE_COLUMNS)})
     training = model_input(trained.teams, fixtures)
 
     assert unknown == 0
-    pd.testing.assert_frame_equal(served, training.reset_index(drop=True), check_exact=True)
+    pd.testing.assert_frame_equal(served.frame(), training.reset_index(drop=True), check_exact=True)
 
 
 def test_unknown_teams_get_the_same_defaults_on_both_sides(tables: Path) -> None:
@@ -75,7 +75,7 @@ def test_unknown_teams_get_the_same_defaults_on_both_sides(tables: Path) -> None
     event = livescore(match_id="new", home_team="Atlantis", away_team="Lemuria", neutral=True)
     job = Job(raw(b"", key=b"new"), event, event)
     assert resolve(snapshot, job, READ_AT)
-    served, unknown = serving_frame(snapshot, [job])
+    served, unknown = serving_input(snapshot, [job])
     fixtures = pd.DataFrame(
         {
             "home_team": ["Atlantis"],
@@ -86,7 +86,9 @@ def test_unknown_teams_get_the_same_defaults_on_both_sides(tables: Path) -> None
         }
     )
     assert unknown == 2
-    pd.testing.assert_frame_equal(served, model_input(read_feature_tables(tables).teams, fixtures))
+    pd.testing.assert_frame_equal(
+        served.frame(), model_input(read_feature_tables(tables).teams, fixtures)
+    )
 
 
 def test_every_frame_has_the_contract_columns_and_types() -> None:

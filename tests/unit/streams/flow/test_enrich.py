@@ -1,4 +1,4 @@
-"""Fixtures and the serving frame."""
+"""Fixtures and the serving input."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import datetime as dt
 import pytest
 
 from schemas.features import DEFAULT_TOURNAMENT, MODEL_INPUT_COLUMNS, NEW_TEAM_FEATURES
-from streams.flow.enrich import Job, match_date, resolve, resolve_fixture, serving_frame
+from streams.flow.enrich import Job, match_date, resolve, resolve_fixture, serving_input
 from streams.live.feature_snapshot import Fixture
 from tests.factories import READ_AT, livescore, ratings_of, raw, request
 
@@ -41,7 +41,8 @@ class TestModelFrame:
         jobs = [Job(raw(b""), known, known), Job(raw(b""), unknown, unknown)]
         for job in jobs:
             assert resolve(RATINGS, job, READ_AT)
-        frame, unknown_teams = serving_frame(RATINGS, jobs)
+        inputs, unknown_teams = serving_input(RATINGS, jobs)
+        frame = inputs.frame()
         assert tuple(frame.columns) == MODEL_INPUT_COLUMNS
         assert unknown_teams == 1
         assert frame.loc[0, "home_elo"] == 1900.0 and frame.loc[0, "tournament"] == "UEFA Euro"
@@ -51,7 +52,7 @@ class TestModelFrame:
     def test_pre_match_request_has_a_zero_state(self) -> None:
         job = Job(raw(b""), request(), None)
         assert resolve(RATINGS, job, READ_AT)
-        frame, _ = serving_frame(RATINGS, [job])
+        frame = serving_input(RATINGS, [job])[0].frame()
         assert frame.loc[0, ["minute", "home_goals", "away_goals"]].tolist() == [0, 0, 0]
 
     def test_a_job_without_teams_is_refused(self) -> None:
@@ -59,7 +60,7 @@ class TestModelFrame:
         job = Job(raw(b""), event, event)
         assert not resolve(RATINGS, job, READ_AT)
         with pytest.raises(ValueError, match="resolve the fixture"):
-            serving_frame(RATINGS, [job])
+            serving_input(RATINGS, [job])
 
 
 class TestMatchDate:

@@ -13,11 +13,12 @@ import pandas as pd
 import pytest
 
 from schemas import ModelRef
+from schemas.features import NEW_TEAM, model_rows
 from streams.flow.shadow import ShadowRunner
 from streams.live.model_server import ServingModel
 from streams.metrics import Metrics
 
-FRAME = pd.DataFrame({"x": [1.0, 2.0]})
+FRAME = model_rows([NEW_TEAM] * 2, [NEW_TEAM] * 2, [False] * 2, ["Friendly"] * 2)
 
 
 class Predictor:
