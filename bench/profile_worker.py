@@ -1,6 +1,6 @@
 """Where one worker's time goes while it drains a backlog: py-spy, summarised.
 
-    .venv/bin/python -m bench.profile_worker [--events 60000] [--batch-size 256] [--seconds 8]
+    .venv/bin/python -m bench.profile_worker [--events 60000] [--batch-size 1024] [--seconds 8]
         [--mode gil|idle]
 
 Produces a backlog, starts ``python -m streams worker``, and once predictions flow runs
@@ -19,7 +19,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from bench.pipeline_latency import produce_backlog, train
+from bench.pipeline_latency import PER_MATCH, produce_backlog, train
 from bench.workload import fresh_topics, read_stamps
 from devstack.local_stack import LocalStack
 from devstack.topics import delete_topics_named
@@ -32,14 +32,15 @@ from streams.settings import Settings
 PARTS = [
     ("flow: handle a batch (to the sends)", "livescores (streams/flow/batch.py"),
     ("  decode (pydantic from bytes)", "decode (streams/flow/decode.py"),
-    ("  match memory: load + update", "MatchMemories."),
-    ("  serving_input (enrich)", "serving_input (streams/flow/enrich.py"),
-    ("  predict (model, in a thread)", "predict_rows (streams/flow/predict.py"),
+    ("  match state: load + write", "MatchStates."),
+    ("  serving input (enrich)", "serving_input (streams/flow/enrich.py"),
+    ("  predict (model)", "predict_rows (streams/flow/predict.py"),
     ("  build Prediction objects", "prediction_for (streams/flow/predict.py"),
     ("  publish: dump + produce", "Publisher.send (streams/flow/publish.py"),
-    ("  confirm: acks, Redis, shadow, scores", "BatchProcessor._confirm"),
+    ("  confirm: acks, Redis, shadow", "BatchProcessor._confirm"),
     ("    produce calls", "send_all (streams/flow/publish.py"),
     ("    Redis write", "write (streams/sinks/redis_latest.py"),
+    ("read models: apply outputs", "ReadModels.apply (streams/read_models/builder.py"),
     ("faust: stream machinery", "faust/streams.py"),
     ("our batch loop (ReadyTake, BatchLoop)", "streams/flow/agents.py"),
     ("faust: consumer + fetcher", "faust/transport/"),
@@ -73,7 +74,7 @@ async def profile(args: argparse.Namespace, root: Path) -> None:
     settings = fresh_topics(base, "profile")
     settings = Settings(**{**settings.model_dump(), "batch_size": args.batch_size})
     await ensure_topics(settings)
-    await produce_backlog(settings, args.events)
+    await produce_backlog(settings, args.events, args.events // PER_MATCH)
     worker = WorkerProcess(settings, root / "worker.log").launch()
     try:
         worker.wait_ready(timeout=180)
@@ -91,7 +92,7 @@ async def profile(args: argparse.Namespace, root: Path) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=60000)
-    parser.add_argument("--batch-size", type=int, default=256)
+    parser.add_argument("--batch-size", type=int, default=1024)
     parser.add_argument("--seconds", type=int, default=8)
     parser.add_argument("--out", default="/tmp/worker-profile.txt")
     parser.add_argument(

@@ -46,7 +46,7 @@ def _worker(args: argparse.Namespace, settings: Settings) -> int:
     from streams.app import create_app, run_worker
     from streams.connect.kafka_access import KafkaStartupError, check_kafka_access
     from streams.faust_glue.patches import UnsupportedFaust, check_versions
-    from streams.faust_glue.topic_admin import ensure_topics
+    from streams.faust_glue.topic_admin import TopicUpgradeError, ensure_topics
     from streams.logs import configure_logging
 
     configure_logging(settings.log_level)
@@ -59,7 +59,10 @@ def _worker(args: argparse.Namespace, settings: Settings) -> int:
         asyncio.run(check_kafka_access(settings))
     except KafkaStartupError as exc:
         raise CommandError(str(exc), exit_code=2) from None
-    asyncio.run(ensure_topics(settings))
+    try:
+        asyncio.run(ensure_topics(settings))
+    except TopicUpgradeError as exc:
+        raise CommandError(str(exc), exit_code=2) from None
     run_worker(create_app(settings).app, settings)
     return 0
 

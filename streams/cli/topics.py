@@ -31,6 +31,7 @@ from streams.faust_glue.topic_admin import (
     changelog_topics,
     create_missing,
     service_topics,
+    widen_results,
 )
 from streams.settings import Settings
 
@@ -96,6 +97,12 @@ async def ensure(settings: Settings, *, dry_run: bool) -> tuple[list[TopicSpec],
             check = await create_missing(
                 client, specs, settings.topic_replication_factor, dry_run=dry_run
             )
+            for spec, count in check.mismatched(specs):
+                # A results topic made before 2.0.0 (one partition) is widened, as the
+                # worker does at start-up: only the team features read what it holds.
+                if spec.name == settings.results_topic and count < spec.partitions and not dry_run:
+                    await widen_results(client, spec, count)
+                    check.existing[spec.name] = spec.partitions
         except (OSError, TimeoutError) as exc:
             raise no_answer(settings) from exc
         except KafkaError as exc:

@@ -158,14 +158,26 @@ async def _create_missing(admin: AIOKafkaAdminClient, settings: Settings) -> lis
     return check.created
 
 
+class TopicUpgradeError(RuntimeError):
+    """A topic the worker must change before it can run could not be changed; one line."""
+
+
 async def widen_results(admin: AIOKafkaAdminClient, spec: TopicSpec, count: int) -> None:
     """Give a results topic made before 2.0.0 (one partition) the inputs' partitions.
 
     The read models now read it partition by partition beside the outputs; new results go
     to their match's partition. The records already there stay in partition 0, where the
-    team features (every worker reads every partition) still find them.
+    team features (every worker reads every partition) still find them. A principal that
+    may not alter the topic (a worker on exactly its ACLs) gets one line saying who can.
     """
-    await admin.create_partitions({spec.name: NewPartitions(spec.partitions)})
+    try:
+        await admin.create_partitions({spec.name: NewPartitions(spec.partitions)})
+    except KafkaError as exc:
+        raise TopicUpgradeError(
+            f"{spec.name} has {count} partition(s) and the read models need "
+            f"{spec.partitions}; adding them failed ({type(exc).__name__}): run "
+            "`python -m streams topics` as an admin principal once, then start the worker"
+        ) from None
     await _wait_for_leaders(admin, [spec.name])
     log.info("topic_partitions_added", topic=spec.name, partitions=spec.partitions, was=count)
 

@@ -224,9 +224,10 @@ async def test_the_main_flow_passes_the_acls(secured: Secured) -> None:
 
 @pytest.mark.parametrize("mechanism", ["SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN"])
 async def test_each_mechanism_produces_and_consumes(secured: Secured, mechanism: str) -> None:
-    """The worker creates its own ``{group}-`` topic (prefixed Create), writes, reads."""
+    """The worker creates a ``{group}-`` topic of its own (prefixed Create), writes, reads
+    (the scores topic: the results topic must have the inputs' partitions)."""
     config = secured.endpoints.kafka_config("worker", mechanism)  # type: ignore[arg-type]
-    topic = secured.settings.results_topic
+    topic = secured.settings.scores_topic
     await _ensure_topic(config, topic)
     value = f"via {mechanism}".encode()
     await _produce(config, topic, [value])
