@@ -50,6 +50,7 @@ from streams.ops.web.views import register_views
 from streams.read_models.agent import register_read_model_agent
 from streams.read_models.builder import ReadModels, ReadModelStore
 from streams.read_models.outputs import MatchOutputs
+from streams.read_models.outputs import rank as output_rank
 from streams.read_models.results import MatchResults
 from streams.settings import Settings
 from streams.sinks.kafka_sender import producer_sender
@@ -135,7 +136,9 @@ def create_app(settings: Settings) -> WorkerHandle:
     # Every table is written through a TableWriter: its changelog records are outputs of
     # the batch that wrote them (streams.faust_glue.table_writer).
     states = MatchStates(match_table_writer(app, match_table(app, MATCH_STATE_TABLE, settings)))
-    outputs = MatchOutputs(*match_keyed_table(app, OUTPUTS_TABLE, settings.topic_partitions))
+    outputs = MatchOutputs(
+        *match_keyed_table(app, OUTPUTS_TABLE, settings.topic_partitions, order=output_rank)
+    )
     held_results = MatchResults(match_table_writer(app, match_table(app, RESULTS_TABLE, settings)))
 
     metrics = Metrics()

@@ -13,6 +13,7 @@ from streams.faust_glue.table_writer import TableWriter
 from streams.flow.records import RawRecord
 from streams.live.feature_snapshot import FeatureSnapshot, Fixture
 from streams.live.team_ratings import TeamRatings
+from streams.read_models.outputs import rank
 from streams.sinks.memory import InMemorySender
 
 
@@ -108,8 +109,9 @@ def memory_table(sent: InMemorySender | None = None) -> TableWriter[str]:
 def match_keyed_table(
     partitions: int = 6, sent: InMemorySender | None = None
 ) -> tuple[TableWriter[MatchKey], MatchKeyed]:
-    """A match-keyed table in memory, as ``match_keyed_table`` builds it on an app."""
-    listing = MatchKeyed()
+    """The outputs' match-keyed table in memory, as ``match_keyed_table`` builds it on an
+    app (its keys kept in timeline order)."""
+    listing = MatchKeyed(order=rank)
     writer: TableWriter[MatchKey] = TableWriter(
         listing, sent or InMemorySender(), key_bytes, lambda key: partition_of(key[0], partitions)
     )

@@ -11,19 +11,22 @@ does not do for such keys are added here:
   partition of its match id instead, so the worker that owns a match's outputs owns its
   records, as for ``match_to_state`` (``streams.faust_glue.raw_table_keys``); so does
   :class:`MatchKeyedTable` should Faust itself ever write one.
-- **Keys are listed per match.** The memory store's dict is a :class:`MatchKeyed`, which
-  keeps each match's keys beside the values, in the order they were first written. Every
-  way Faust changes the store (a local write, a changelog record applied in recovery or as
-  a standby, a partition dropped after a rebalance) goes through it, so the listing can
-  never disagree with the table.
+- **Keys are listed per match, in order.** The memory store's dict is a
+  :class:`MatchKeyed`, which keeps each match's keys beside the values, sorted as the read
+  model orders them (then first written first). Every way Faust changes the store (a
+  local write, a changelog record applied in recovery or as a standby, a partition dropped
+  after a rebalance) goes through it, so the listing can never disagree with the table,
+  and reading a match's keys in order costs the same at its first point and its last.
 
 The keys go to the changelog as JSON arrays; Faust reads them back as tuples.
 """
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import json
-from collections.abc import Iterator, MutableMapping
+from collections.abc import Callable, Iterator, MutableMapping
 from typing import Any
 
 import faust
@@ -37,25 +40,34 @@ MatchKey = tuple[Any, ...]
 
 
 class MatchKeyed(MutableMapping[MatchKey, bytes]):
-    """A dict of the table's values that also lists the keys of each match."""
+    """A dict of the table's values that also keeps each match's keys in order: by
+    ``order(key)``, then first write first (a rewrite keeps its place). Kept in order as
+    keys come and go, so reading a match's keys never sorts them."""
 
-    def __init__(self) -> None:
+    def __init__(self, order: Callable[[MatchKey], int] = lambda key: 0) -> None:
         self._values: dict[MatchKey, bytes] = {}
-        #: match id -> its keys, as an insertion-ordered set (first write first).
-        self._by_match: dict[str, dict[MatchKey, None]] = {}
+        self.order = order
+        self._writes = itertools.count()
+        #: key -> (its order, when it was first written): where it sits in its match's list.
+        self._place: dict[MatchKey, tuple[int, int]] = {}
+        self._by_match: dict[str, list[tuple[int, int, MatchKey]]] = {}
 
     def __getitem__(self, key: MatchKey) -> bytes:
         return self._values[key]
 
     def __setitem__(self, key: MatchKey, value: bytes) -> None:
         if key not in self._values:
-            self._by_match.setdefault(key[0], {})[key] = None
+            place = (self.order(key), next(self._writes))
+            self._place[key] = place
+            # (order, write) is unique, so the keys themselves are never compared.
+            bisect.insort(self._by_match.setdefault(key[0], []), (*place, key))
         self._values[key] = value
 
     def __delitem__(self, key: MatchKey) -> None:
         del self._values[key]
+        place = self._place.pop(key)
         keys = self._by_match[key[0]]
-        del keys[key]
+        del keys[bisect.bisect_left(keys, place)]
         if not keys:
             del self._by_match[key[0]]
 
@@ -70,11 +82,20 @@ class MatchKeyed(MutableMapping[MatchKey, bytes]):
 
     def clear(self) -> None:
         self._values.clear()
+        self._place.clear()
         self._by_match.clear()
 
     def keys_of(self, match_id: str) -> list[MatchKey]:
-        """The keys of one match, first written first."""
-        return list(self._by_match.get(match_id, ()))
+        """The keys of one match, in order."""
+        return [key for _, _, key in self._by_match.get(match_id, ())]
+
+    def count(self, match_id: str) -> int:
+        return len(self._by_match.get(match_id, ()))
+
+    def last_written(self, match_id: str) -> MatchKey | None:
+        """The match's key first written last (its newest output, whatever its order)."""
+        keys = self._by_match.get(match_id)
+        return max(keys, key=lambda entry: entry[1])[2] if keys else None
 
     def match_ids(self) -> list[str]:
         """Every match that has a key."""
@@ -95,10 +116,11 @@ def key_bytes(key: MatchKey) -> bytes:
 
 
 def match_keyed_table(
-    app: faust.App, name: str, partitions: int
+    app: faust.App, name: str, partitions: int, order: Callable[[MatchKey], int]
 ) -> tuple[TableWriter[MatchKey], MatchKeyed]:
     """A :class:`MatchKeyedTable` of raw bytes values on ``app``: its writer (whose
-    changelog records go to each match's partition) and its store's listing."""
+    changelog records go to each match's partition) and its store's listing, each match's
+    keys in ``order``."""
     table = app.tables.add(
         MatchKeyedTable(
             app,
@@ -110,7 +132,7 @@ def match_keyed_table(
             partitions=partitions,
         )
     )
-    listing = MatchKeyed()
+    listing = MatchKeyed(order)
     # The memory store keeps its values in ``.data``; ours lists them per match too.
     table.data.data = listing  # type: ignore[attr-defined]  # memory store internals
     writer: TableWriter[MatchKey] = TableWriter(

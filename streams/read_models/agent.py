@@ -10,8 +10,8 @@ loop, so every chunk they apply waits until the champion has nothing on hand
 (:class:`streams.flow.agents.Activity`): no batch being computed and no backlog waiting.
 At a steady rate that is most of the time, and each chunk is small, so a prediction waits
 at most one chunk. While the champion drains a backlog the read models wait, and once they
-hold :data:`HOLD_HIGH` records their partitions are fetched no more (:class:`OutputFlow`):
-the backlog then costs the champion nothing more, and a full buffer never blocks Faust's
+hold :data:`HOLD_HIGH` records their partitions are paused (:class:`OutputFlow`): the
+backlog then costs the champion nothing more, and a full buffer never blocks Faust's
 delivery of the champion's own inputs. They
 catch up once the backlog is gone. How far behind they are is on ``/ready`` and the status
 page; under a load the champion cannot keep up with, they stay behind for as long as it
@@ -31,6 +31,7 @@ from typing import Any, Final
 
 import faust
 import structlog
+from aiokafka.structs import TopicPartition
 
 from streams.flow.agents import Activity, BatchLoop
 from streams.flow.batch import Confirmation
@@ -58,12 +59,14 @@ READ_BUFFER: Final = 1 << 20
 class OutputFlow:
     """Stops and restarts the fetching of the output topics' partitions.
 
-    Through the consumer's own flow control for a full stream buffer
-    (``Consumer.on_buffer_full`` / ``on_buffer_drop``, what Faust's conductor calls), not
-    ``pause_partitions``: Faust 0.15 drops, without seeking back, the records of a paused
-    partition that a fetch already returned, so a pause in the middle of a delivery loses
-    them until the next rebalance. A full buffer's partition is fetched no more, and what
-    was fetched is still delivered.
+    At the aiokafka consumer, in Faust's consumer thread: a paused partition is fetched no
+    more, and records of it that were fetched but not handed over yet are dropped without
+    moving its position, so they are fetched again after the resume. Not Faust's own
+    ``pause_partitions``: faust-streaming 0.15's ``getmany`` drops, without seeking back,
+    the records of a partition paused while a fetch of it is being delivered, so a pause in
+    the middle of a delivery lost them until the next rebalance. Nor Faust's buffer-full
+    flow control, which lets every record already fetched (a whole fetch of each
+    partition) be delivered to the read models during a backlog.
     """
 
     def __init__(self, app: faust.App, topics: Sequence[str]) -> None:
@@ -78,15 +81,21 @@ class OutputFlow:
         """``count`` records wait to be taken (called as each arrives and after a take)."""
         # Again every HOLD_HIGH records: partitions assigned since the pause stop too.
         if count >= HOLD_HIGH and (not self.paused or count % HOLD_HIGH == 0):
-            consumer = self.app.consumer
-            for tp in self._assigned():
-                consumer.on_buffer_full(tp)
+            self._in_consumer_thread("pause")
             self.paused = True
         elif self.paused and count <= HOLD_LOW:
-            consumer = self.app.consumer
-            for tp in self._assigned():
-                consumer.on_buffer_drop(tp)
+            self._in_consumer_thread("resume")
             self.paused = False
+
+    def _in_consumer_thread(self, what: str) -> None:
+        # aiokafka 0.14's consumer lives in Faust's consumer thread, on that thread's loop:
+        # pausing and resuming are one call there (resume wakes that loop's fetcher).
+        thread = self.app.consumer._thread  # type: ignore[attr-defined]  # Faust internals
+        consumer = thread._consumer
+        tps = [TopicPartition(tp.topic, tp.partition) for tp in self._assigned()]
+        if consumer is not None and tps:
+            call = getattr(consumer, what)
+            thread.thread_loop.call_soon_threadsafe(lambda: call(*tps))
 
 
 def read_model_topic(app: faust.App, models: ReadModels, partitions: int) -> faust.TopicT:

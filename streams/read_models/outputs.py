@@ -89,7 +89,9 @@ def forecast_of(point: TimelinePoint) -> Forecast:
     )
 
 
-def _rank(key: MatchKey) -> int:
+def rank(key: MatchKey) -> int:
+    """Where a key sits in its match's timeline: by ``seq``, -1 before kick-off (the order
+    the table's listing keeps the keys in)."""
     return seq_rank(key[_SEQ])
 
 
@@ -102,6 +104,16 @@ def last_by_slot(ordered: list[MatchKey]) -> dict[Slot, MatchKey]:
     return last
 
 
+def _last_of_slot(key: MatchKey, ordered: list[MatchKey]) -> Slot | None:
+    """``key``'s slot when it is that slot's last key (no later key shares its version and
+    phase), else None: usually the key is the newest, and nothing comes after it."""
+    if key[_PHASE] is None or key not in ordered:  # a finished state's, or trimmed
+        return None
+    slot = (key[_VERSION], key[_PHASE])
+    after = ordered[ordered.index(key) + 1 :]
+    return None if any((k[_VERSION], k[_PHASE]) == slot for k in after) else slot
+
+
 class MatchOutputs:
     """Reads and writes ``match_to_outputs`` (whose store lists its keys per match)."""
 
@@ -110,6 +122,8 @@ class MatchOutputs:
     def __init__(
         self, writer: TableWriter[MatchKey], listing: MatchKeyed, limit: int = TIMELINE_POINTS
     ) -> None:
+        if listing.order is not rank:
+            raise ValueError("the outputs' listing must keep each match's keys by rank")
         self.writer = writer
         self.limit = limit
         self._listing = listing
@@ -134,13 +148,16 @@ class MatchOutputs:
         touched: set[tuple[str, Slot]] = set()
         for match_id, keys in added.items():
             ordered = self._trim(match_id)
-            last = last_by_slot(ordered)
-            touched |= {(match_id, slot) for slot, key in last.items() if key in keys}
+            slots = (_last_of_slot(key, ordered) for key in keys)
+            touched |= {(match_id, slot) for slot in slots if slot is not None}
         return touched
 
     def _trim(self, match_id: str) -> list[MatchKey]:
-        """Drop the oldest points past the bounds; the match's keys, in order, after."""
+        """Drop the oldest points past the bounds; the match's keys, in order, after (a
+        match within the bound, the usual case, costs one listing)."""
         ordered = self.ordered_keys(match_id)
+        if len(ordered) <= self.limit:
+            return ordered  # no group can be over its bound
         kept = set(last_by_slot(ordered).values())
         groups: dict[tuple[str, str], list[MatchKey]] = {}
         for key in ordered:
@@ -164,7 +181,7 @@ class MatchOutputs:
     # -- reading ------------------------------------------------------------
     def ordered_keys(self, match_id: str) -> list[MatchKey]:
         """The match's keys, oldest first (by seq; ties in the order first written)."""
-        return sorted(self._listing.keys_of(match_id), key=_rank)
+        return self._listing.keys_of(match_id)
 
     def _timeline_keys(self, match_id: str) -> list[MatchKey]:
         return [k for k in self.ordered_keys(match_id) if k[_ROLE] == "champion"]
@@ -183,6 +200,10 @@ class MatchOutputs:
     def timeline_count(self, match_id: str) -> int:
         return sum(1 for key in self._listing.keys_of(match_id) if key[_ROLE] == "champion")
 
+    def count(self, match_id: str) -> int:
+        """Every output of the match, challengers' too."""
+        return self._listing.count(match_id)
+
     def pre_match(self, match_id: str) -> TimelinePoint | None:
         """The champion's last prediction before kick-off, if one was made."""
         before = [k for k in self._timeline_keys(match_id) if k[_PHASE] == "pre"]
@@ -194,10 +215,10 @@ class MatchOutputs:
         return {slot: forecast_of(self._point(key)) for slot, key in last.items()}
 
     def newest_at(self, match_id: str) -> dt.datetime | None:
-        """When the match's last new output was made (the newest key written: one decode,
-        however long the match)."""
-        keys = self._listing.keys_of(match_id)
-        return self._point(keys[-1]).at if keys else None
+        """When the match's last new output was made (one decode, however long the
+        match)."""
+        key = self._listing.last_written(match_id)
+        return None if key is None else self._point(key).at
 
     def match_ids(self) -> list[str]:
         return self._listing.match_ids()

@@ -42,6 +42,19 @@ def test_deletes_clean_up_the_listing() -> None:
     assert store.keys_of("a") == [A1], "written again after a delete: listed again"
 
 
+def test_keys_are_kept_in_the_order_given_then_first_write_first() -> None:
+    store = MatchKeyed(order=lambda key: -1 if key[1] is None else key[1])
+    for key in (A2, B1, A1, A3, ("a", 1, "request")):
+        store[key] = b"v"
+    # A3 (None: -1) first, then seq 1 in write order (A1, then the request), then seq 2.
+    assert store.keys_of("a") == [A3, A1, ("a", 1, "request"), A2]
+    del store[A1]
+    assert store.keys_of("a") == [A3, ("a", 1, "request"), A2]
+    store[A1] = b"again"  # written again: after what is already at its seq
+    assert store.keys_of("a") == [A3, ("a", 1, "request"), A1, A2]
+    assert store.count("a") == 4 and store.count("c") == 0
+
+
 def test_clear_empties_values_and_listing() -> None:
     store = MatchKeyed()
     store[A1], store[B1] = b"1", b"2"
@@ -63,7 +76,7 @@ def test_key_bytes_by_hand() -> None:
 
 def test_the_apps_table_lists_its_writes_and_sends_them_to_the_matchs_partition() -> None:
     app = faust.App("test-match-keyed", store="memory://")
-    writer, listing = match_keyed_table(app, "outputs", partitions=6)
+    writer, listing = match_keyed_table(app, "outputs", partitions=6, order=lambda key: 0)
     writer[A1] = b"1"
     writer[B1] = b"2"
     assert listing.keys_of("a") == [A1] and writer.get(A1) == b"1"
