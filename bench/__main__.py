@@ -7,7 +7,7 @@ move with the machine's load):
   ceiling     a bare aiokafka consume-and-produce loop, no work, same topics and sizes
   floor       the worker's own Faust app and micro-batches with no work: Faust's share
   pipeline    one Faust worker: backlog drain, then p50/p99 at steady 100/1,000/5,000 ev/s
-  long        the same worker draining a backlog of 300 events a match instead of 60
+  long        the same backlog drained when each match already has 240 events behind it
   pipeline2   two Faust workers in one group (one per core, like Celery's prefork x2): drain
   unbatched   the same worker with BATCH_SIZE=1 (one predict per event)
   shadow      the same worker with one challenger in shadow (a copy of the champion): drain
@@ -116,8 +116,8 @@ async def run(args: argparse.Namespace) -> list[Row]:
             long = fresh_topics(base, "long")
             await attempt(
                 LONG,
-                designs.faust_worker(
-                    long, matches * LONG_PER_MATCH, root, [], args.seconds, LONG, matches=matches
+                designs.faust_worker_after_history(
+                    long, matches, LONG_PER_MATCH - PER_MATCH, PER_MATCH, root, LONG
                 ),
                 long,
             )

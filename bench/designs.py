@@ -182,6 +182,50 @@ async def faust_worker(
     return rows
 
 
+async def faust_worker_after_history(
+    settings: Settings, matches: int, history: int, backlog: int, root: Path, label: str
+) -> Row:
+    """The worker's drain of ``backlog`` events a match when each match already has
+    ``history`` events behind it: the same backlog as the standard drain, so the two rates
+    differ only by what the matches' history costs.
+
+    The history is drained first and its read models caught up; then the worker stops, the
+    backlog is produced, and a restarted worker (its state and read models recovered from
+    their changelogs) drains it.
+    """
+    await ensure_topics(settings)
+    await produce_backlog(settings, matches * history, matches, finish=False)
+    _say(f"{label}: {history} events a match of history first")
+    worker = WorkerProcess(settings, root / f"{settings.consumer_group}-history.log").launch()
+    try:
+        worker.wait_ready(timeout=180)
+        if (
+            len(await read_predictions(settings, matches * history, timeout=900))
+            < matches * history
+        ):
+            raise RuntimeError(f"{label}: the history was not answered")
+        await asyncio.to_thread(worker.wait_read_models, 900)
+    finally:
+        worker.stop()
+    await produce_backlog(settings, matches * backlog, matches, first_seq=history)
+    _say(f"{label}: draining {matches * backlog:,} events ({history + backlog} a match)")
+    restarted = time.time()
+    worker = WorkerProcess(settings, root / f"{settings.consumer_group}-drain.log").launch()
+    try:
+        worker.wait_ready(timeout=300)
+        total = matches * (history + backlog)
+        got = await read_predictions(settings, total, timeout=900)
+        fresh = [t for t, _ in got if t >= restarted]
+        if len(fresh) < matches * backlog:
+            raise RuntimeError(f"{label}: only {len(fresh)} of {matches * backlog} predictions")
+        note = f"BATCH_SIZE={settings.batch_size}; batch time: {stage_split([worker])}"
+        caught_up = await asyncio.to_thread(worker.wait_read_models, 900)
+        note += f"; read models caught up {caught_up:.1f}s after"
+        return Row(f"{label}: drain", len(fresh), drain_rate(fresh), note=note)
+    finally:
+        worker.stop()
+
+
 async def quix(settings: Settings, count: int, root: Path) -> Row:
     """The Quix Streams version (``bench.quix_peer``), one message at a time."""
     await ensure_topics(settings)

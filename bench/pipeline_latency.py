@@ -71,16 +71,23 @@ def event(match: int, seq: int, status: str = "live", first_match: int = 0) -> t
     return match_id.encode(), json.dumps(body).encode()
 
 
-async def produce_backlog(settings: Settings, count: int, matches: int = MATCHES) -> None:
-    """``count`` livescores of ``matches`` matches, interleaved as live matches are; each
-    match's last event is its ``finished`` one, so results and live scoring work too."""
-    per_match = max(1, count // matches)
+async def produce_backlog(
+    settings: Settings,
+    count: int,
+    matches: int = MATCHES,
+    first_seq: int = 0,
+    finish: bool = True,
+) -> None:
+    """``count`` livescores of ``matches`` matches from ``first_seq`` on, interleaved as
+    live matches are; with ``finish`` each match's last event is its ``finished`` one, so
+    results and live scoring work too."""
+    last = first_seq + max(1, count // matches) - 1
     producer = AIOKafkaProducer(**kafka_options(settings), linger_ms=5, acks=1)
     await producer.start()
     try:
         for i in range(count):
-            seq = i // matches
-            status = "finished" if seq == per_match - 1 else "live"
+            seq = first_seq + i // matches
+            status = "finished" if finish and seq == last else "live"
             key, value = event(i % matches, seq, status)
             await producer.send(settings.livescores_topic, value, key=key)
         await producer.flush()
