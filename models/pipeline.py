@@ -23,13 +23,13 @@ from typing import Final, Literal
 
 import numpy as np
 import pandas as pd
-from scipy.stats import skellam
 from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from models.elo import SCALE, expected_score, rating_gap
+from models.skellam import skellam_cdf
 from models.timeline import FULL_TIME
 from models.tournaments import tournament_weights
 from schemas import OUTCOMES
@@ -152,8 +152,8 @@ def _skellam_outcome(
     mu_home = np.maximum(GOALS_PER_SIDE * np.exp(supremacy / 2) * time_left, _EPS)
     mu_away = np.maximum(GOALS_PER_SIDE * np.exp(-supremacy / 2) * time_left, _EPS)
     # Final difference = goal_diff + (home goals to come - away goals to come).
-    p_away = skellam.cdf(-goal_diff - 1, mu_home, mu_away)
-    p_not_home = skellam.cdf(-goal_diff, mu_home, mu_away)
+    p_away = skellam_cdf(-goal_diff - 1, mu_home, mu_away)
+    p_not_home = skellam_cdf(-goal_diff, mu_home, mu_away)
     return np.clip(np.column_stack([1.0 - p_not_home, p_not_home - p_away, p_away]), _EPS, 1.0)
 
 
