@@ -142,16 +142,26 @@ class RedisLatestSink(PollingService):
 
     async def _write_now(self, batch: dict[str, LatestValue]) -> int:
         values = list(batch.values())
-        async with self.client.pipeline(transaction=False) as pipe:
-            # One script call per chunk (a batch is one chunk): a catch-up after an outage
-            # must not become one call that blocks Redis for every other client.
-            for start in range(0, len(values), KEYS_PER_CALL):
-                chunk = values[start : start + KEYS_PER_CALL]
-                args: list[object] = [self.ttl_seconds]
-                for value in chunk:
-                    args += (value.rank, value.json)
-                await self._cas(keys=[value.key for value in chunk], args=args, client=pipe)
-            results = await pipe.execute()
+        # One script call per chunk: a catch-up after an outage must not become one call
+        # that blocks Redis for every other client.
+        calls = []
+        for start in range(0, len(values), KEYS_PER_CALL):
+            chunk = values[start : start + KEYS_PER_CALL]
+            args: list[object] = [self.ttl_seconds]
+            for value in chunk:
+                args += (value.rank, value.json)
+            calls.append(([value.key for value in chunk], args))
+        if len(calls) == 1:
+            # A batch is one chunk: called on the client, the script is one EVALSHA round
+            # trip. A pipeline would first ask SCRIPT EXISTS on every execute, a second
+            # round trip on every batch.
+            keys, args = calls[0]
+            results = [await self._cas(keys=keys, args=args)]
+        else:
+            async with self.client.pipeline(transaction=False) as pipe:
+                for keys, args in calls:
+                    await self._cas(keys=keys, args=args, client=pipe)
+                results = await pipe.execute()
         self.last_error = None
         return sum(int(r) for r in results)
 

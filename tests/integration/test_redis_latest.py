@@ -76,3 +76,31 @@ async def test_batches_written_while_a_write_is_under_way_share_the_next_round_t
     finally:
         await sink.on_stop()
         await client.aclose()
+
+
+async def test_a_batch_is_one_script_call_and_survives_a_flushed_script_cache(
+    isolated_settings: Settings,
+) -> None:
+    """One chunk is one EVALSHA (a pipeline would ask SCRIPT EXISTS first, every time);
+    a Redis that lost its scripts (a restart, a failover) is answered by loading it again."""
+    sink = RedisLatestSink(isolated_settings.redis_url.get_secret_value(), 60, Metrics())
+    client = aioredis.Redis.from_url(isolated_settings.redis_url.get_secret_value())
+    key = isolated_settings.redis_key
+
+    async def calls(command: str) -> int:
+        stats = await client.info("commandstats")
+        return int(stats.get(f"cmdstat_{command}", {}).get("calls", 0))
+
+    try:
+        assert await sink.write([value(key("m0"), 1, "first")]) == 1  # the script is loaded
+        exists, evalsha = await calls("script|exists"), await calls("evalsha")
+        assert await sink.write([value(key(f"m{i}"), 2, "second") for i in range(3)]) == 3
+        assert await calls("evalsha") == evalsha + 1, "one script call for the batch"
+        assert await calls("script|exists") == exists, "no SCRIPT EXISTS round trip"
+
+        await client.script_flush()
+        assert await sink.write([value(key("m0"), 3, "after flush")]) == 1
+        assert json.loads(await client.get(key("m0")))["tag"] == "after flush"
+    finally:
+        await sink.on_stop()
+        await client.aclose()
