@@ -8,14 +8,16 @@ from collections.abc import Iterator
 
 import pytest
 
-from streams.faust_glue.gc_freeze import HeapFreezer
+from streams.faust_glue.gc_freeze import FULL_PASS_EVERY, HeapFreezer
 
 
 @pytest.fixture(autouse=True)
 def unfrozen() -> Iterator[None]:
+    thresholds = gc.get_threshold()
     gc.unfreeze()
     yield
     gc.unfreeze()
+    gc.set_threshold(*thresholds)
 
 
 async def test_freezes_when_ready_and_again_after_a_swap() -> None:
@@ -31,6 +33,7 @@ async def test_freezes_when_ready_and_again_after_a_swap() -> None:
         loaded[1].set()
         await asyncio.wait_for(freezer.frozen.wait(), 1)
         assert gc.get_freeze_count() > 0
+        assert gc.get_threshold()[2] == FULL_PASS_EVERY, "full passes spaced out once frozen"
 
         gc.unfreeze()
         await asyncio.sleep(0.05)
