@@ -241,7 +241,6 @@ def create_app(settings: Settings) -> WorkerHandle:
         publisher=publisher,
         shadow=shadow,
         metrics=metrics,
-        write_results=settings.stream_feature_updates,
     )
     activity = Activity()
     loop = BatchLoop(

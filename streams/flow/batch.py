@@ -83,7 +83,6 @@ class BatchProcessor:
         publisher: Publisher,
         shadow: ShadowRunner,
         metrics: Metrics,
-        write_results: bool,
     ) -> None:
         self.states = states
         self.models = models
@@ -92,7 +91,6 @@ class BatchProcessor:
         self.publisher = publisher
         self.shadow = shadow
         self.metrics = metrics
-        self.write_results = write_results
 
     async def livescores(self, raws: list[RawRecord]) -> Confirmation:
         started = time.perf_counter()
@@ -143,7 +141,9 @@ class BatchProcessor:
             self.metrics.batch_size.observe(len(batch.raws))
         if batch.jobs:
             await self._predict(batch)
-        results = self._results(batch) if self.write_results else []
+        # Written whatever STREAM_FEATURE_UPDATES says: the read models score every
+        # forecast from them; the setting only decides whether the features fold them.
+        results = self._results(batch)
         # Before the next batch reads them: its requests are answered for these states.
         self._write_states(batch)
         sending = await self.publisher.send(

@@ -133,7 +133,7 @@ class Path:
 
 
 @asynccontextmanager
-async def champion_path(challenger: Any = None, write_results: bool = True) -> AsyncIterator[Path]:
+async def champion_path(challenger: Any = None) -> AsyncIterator[Path]:
     log: list[str] = []
     sent = {name: Sent(name, log) for name in ("predictions", "dlq", "results", "shadow", "state")}
     metrics, latest, model, store = Metrics(), LatestStub(log), ByMinute(), {}
@@ -165,7 +165,6 @@ async def champion_path(challenger: Any = None, write_results: bool = True) -> A
         publisher=publisher,
         shadow=shadow,
         metrics=metrics,
-        write_results=write_results,
     )
     try:
         yield Path(processor, metrics, sent, latest, store, model, log)
@@ -379,12 +378,6 @@ async def test_a_finished_event_writes_its_result() -> None:
             seq=9, home_goals=2, away_goals=1
         )
         assert path.predictions()[-1].status == "finished", "a finished event is predicted too"
-
-
-async def test_without_stream_feature_updates_no_result_is_written() -> None:
-    async with champion_path(write_results=False) as path:
-        await path.livescores(event(seq=9, status="finished", minute=90))
-        assert path.sent["results"].records == [] and len(path.predictions()) == 1
 
 
 async def test_a_final_score_below_the_live_state_before_it_is_refused() -> None:
