@@ -17,6 +17,7 @@ import shutil
 import ssl
 import subprocess
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -60,6 +61,16 @@ ADMIN_USER = "admin"
 STANDARD_AUTHORIZER = "org.apache.kafka.metadata.authorizer.StandardAuthorizer"
 #: ``CN=worker`` becomes ``User:worker`` on the TLS listeners.
 CN_PRINCIPAL_RULES = "RULE:^CN=([^,]+)$/$1/,DEFAULT"
+
+
+def new_cluster_id(random_uuid: Callable[[], uuid.UUID] = uuid.uuid4) -> str:
+    """A KRaft cluster id: a random UUID in URL-safe base64, drawn again when it would start
+    with ``-``, as Kafka's own ``Uuid.randomUuid`` does. ``kafka-storage format -t`` reads
+    such an id as an option and fails (about one format in 64 before this)."""
+    while True:
+        cluster_id = base64.urlsafe_b64encode(random_uuid().bytes).decode().rstrip("=")
+        if not cluster_id.startswith("-"):
+            return cluster_id
 
 
 def scram_credential(mechanism: str, name: str, password: str) -> str:
@@ -324,7 +335,7 @@ class KafkaBroker:
         """Format the KRaft metadata log once; an existing one is kept (data survives)."""
         if (self.data / "meta.properties").exists():
             return
-        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        cluster_id = new_cluster_id()
         # SCRAM users can only be created through the metadata log, so a secured broker
         # gets them here, before it first starts (no window without them).
         scram = self.security.scram_arguments() if self.security is not None else []

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import base64
 import os
 import socket
 import subprocess
 import sys
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from devstack.errors import StackError
-from devstack.kafka_broker import KafkaBroker
+from devstack.kafka_broker import KafkaBroker, new_cluster_id
 
 
 @pytest.fixture
@@ -105,3 +107,12 @@ def test_bad_setting_is_one_line(tmp_path: Path) -> None:
 def test_unknown_stack_action_is_one_line(tmp_path: Path) -> None:
     result = run_cli("stack", "sideways", env=base_env(tmp_path), cwd=tmp_path)
     assert_one_line_error(result, "invalid choice: 'sideways'")
+
+
+def test_a_cluster_id_never_starts_with_a_dash() -> None:
+    """``kafka-storage format -t -…`` reads the id as an option: such a draw is redrawn."""
+    dash_first = uuid.UUID(bytes=bytes([0xF8]) + bytes(15))  # base64 of 0b111110.. is "-"
+    plain = uuid.UUID(bytes=bytes([0x10]) + bytes(15))
+    assert base64.urlsafe_b64encode(dash_first.bytes).startswith(b"-"), "the draw to refuse"
+    draws = iter([dash_first, plain])
+    assert new_cluster_id(lambda: next(draws)) == "EAAAAAAAAAAAAAAAAAAAAA"
