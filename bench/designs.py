@@ -63,6 +63,14 @@ def stage_split(workers: list[WorkerProcess]) -> str:
     return " ".join(f"{stage} {value / total:.0%}" for stage, value in seconds.items())
 
 
+async def drain_note(workers: list[WorkerProcess], timeout: float) -> str:
+    """What a drain row's note adds to its settings: each batch stage's share, then how
+    long the read models took to catch up after the drain (they wait while it lasts)."""
+    split = stage_split(workers)
+    caught_up = max([await asyncio.to_thread(w.wait_read_models, timeout) for w in workers])
+    return f"; batch time: {split}; read models caught up {caught_up:.1f}s after"
+
+
 def _predicted_at(body: bytes | str) -> float:
     return dt.datetime.fromisoformat(json.loads(body)["predicted_at"]).timestamp()
 
@@ -154,17 +162,8 @@ async def faust_worker(
         if len(got) < count:
             raise RuntimeError(f"{label}: only {len(got)} of {count} predictions")
         note = f"BATCH_SIZE={settings.batch_size}"
-        split = f"; batch time: {stage_split(members)}"
-        caught_up = max([await asyncio.to_thread(w.wait_read_models, 600) for w in members])
-        behind = f"; read models caught up {caught_up:.1f}s after"
-        rows.append(
-            Row(
-                f"{label}: drain",
-                len(got),
-                drain_rate([t for t, _ in got]),
-                note=note + split + behind,
-            )
-        )
+        drained = note + await drain_note(members, 600)
+        rows.append(Row(f"{label}: drain", len(got), drain_rate([t for t, _ in got]), note=drained))
         done = len(got)
         for phase, rate in enumerate(rates, 1):
             _say(f"{label}: steady {rate:,}/s for {seconds:.0f}s")
@@ -218,9 +217,7 @@ async def faust_worker_after_history(
         fresh = [t for t, _ in got if t >= restarted]
         if len(fresh) < matches * backlog:
             raise RuntimeError(f"{label}: only {len(fresh)} of {matches * backlog} predictions")
-        note = f"BATCH_SIZE={settings.batch_size}; batch time: {stage_split([worker])}"
-        caught_up = await asyncio.to_thread(worker.wait_read_models, 900)
-        note += f"; read models caught up {caught_up:.1f}s after"
+        note = f"BATCH_SIZE={settings.batch_size}" + await drain_note([worker], 900)
         return Row(f"{label}: drain", len(fresh), drain_rate(fresh), note=note)
     finally:
         worker.stop()
