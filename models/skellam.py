@@ -14,9 +14,9 @@ import numpy as np
 from scipy import special
 from scipy.stats import skellam
 
-try:  # what scipy.stats.skellam itself calls for k >= 0 (scipy >= 1.15)
+try:  # what scipy.stats.skellam itself calls for k >= 0 in the scipy installed here
     from scipy.special._ufuncs import _ncx2_sf
-except ImportError:  # pragma: no cover - older scipy: the public path
+except ImportError:  # pragma: no cover - a scipy without it: the public path
     _ncx2_sf = None
 
 
