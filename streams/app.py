@@ -290,6 +290,7 @@ def create_app(settings: Settings) -> WorkerHandle:
     if settings.gc_freeze:
         freezer = HeapFreezer([models.ready, features.ready])
         models.on_swap.append(freezer.after_swap)
+        app.on_rebalance_complete.connect(freezer.after_recovery)
         services.append(freezer)
     for service in services:
         app.add_dependency(service)

@@ -7,7 +7,9 @@ show in the latency percentiles, landing on whichever events are in flight
 as long as the process, so once they are loaded they are collected one last time and
 frozen (``gc.freeze``): later full passes walk only what was allocated since. A model swap
 brings a new long-lived model, so it is frozen again then (the pass is short, as the old
-heap is already frozen).
+heap is already frozen). So do the tables a recovery (a start, a rebalance) read back from
+their changelogs: a worker restarted on 120,000 read-model records walked them all in
+every full pass until they were frozen too.
 
 Once frozen, the heap left to a full pass is small, and CPython starts one whenever ten
 younger passes ran and that small heap grew by a quarter: every half second or so under
@@ -60,6 +62,11 @@ class HeapFreezer(mode.Service):
     def after_swap(self, _model: object = None) -> None:
         if self.frozen.is_set():  # the first load is frozen by the start-up freeze
             freeze_long_lived("model_swapped")
+
+    async def after_recovery(self, _sender: object = None, **_kwargs: object) -> None:
+        """Faust's ``on_rebalance_complete`` signal: the recovered tables are long-lived."""
+        if self.frozen.is_set():  # else the start-up freeze, still to come, takes them
+            freeze_long_lived("tables_recovered")
 
     @mode.Service.task
     async def _freeze_when_loaded(self) -> None:

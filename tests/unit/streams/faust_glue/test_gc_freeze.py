@@ -42,3 +42,21 @@ async def test_freezes_when_ready_and_again_after_a_swap() -> None:
         assert gc.get_freeze_count() > 0, "a swapped-in model is frozen too"
     finally:
         await freezer.stop()
+
+
+async def test_recovered_tables_are_frozen_after_the_start_up_freeze() -> None:
+    loaded = asyncio.Event()
+    freezer = HeapFreezer([loaded])
+    await freezer.start()
+    try:
+        await freezer.after_recovery(object())
+        assert gc.get_freeze_count() == 0, "a recovery before the start-up freeze waits for it"
+
+        loaded.set()
+        await asyncio.wait_for(freezer.frozen.wait(), 1)
+        gc.unfreeze()
+        recovered = [{"record": i} for i in range(1000)]  # what a recovery reads back
+        await freezer.after_recovery(object(), generation_id=2)
+        assert gc.get_freeze_count() >= len(recovered), "the recovered tables are frozen"
+    finally:
+        await freezer.stop()
