@@ -92,6 +92,16 @@ class MatchKeyed(MutableMapping[MatchKey, bytes]):
     def count(self, match_id: str) -> int:
         return len(self._by_match.get(match_id, ()))
 
+    def after(self, key: MatchKey) -> list[MatchKey]:
+        """The keys of ``key``'s match that come after it, in order (none for a key not in
+        the table): a new output is usually its match's newest, so this is usually one
+        bisection, however long the match."""
+        place = self._place.get(key)
+        if place is None:
+            return []
+        keys = self._by_match[key[0]]
+        return [later for _, _, later in keys[bisect.bisect_left(keys, place) + 1 :]]
+
     def last_written(self, match_id: str) -> MatchKey | None:
         """The match's key first written last (its newest output, whatever its order)."""
         keys = self._by_match.get(match_id)

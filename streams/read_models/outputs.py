@@ -104,16 +104,6 @@ def last_by_slot(ordered: list[MatchKey]) -> dict[Slot, MatchKey]:
     return last
 
 
-def _last_of_slot(key: MatchKey, ordered: list[MatchKey]) -> Slot | None:
-    """``key``'s slot when it is that slot's last key (no later key shares its version and
-    phase), else None: usually the key is the newest, and nothing comes after it."""
-    if key[_PHASE] is None or key not in ordered:  # a finished state's, or trimmed
-        return None
-    slot = (key[_VERSION], key[_PHASE])
-    after = ordered[ordered.index(key) + 1 :]
-    return None if any((k[_VERSION], k[_PHASE]) == slot for k in after) else slot
-
-
 class MatchOutputs:
     """Reads and writes ``match_to_outputs`` (whose store lists its keys per match)."""
 
@@ -147,17 +137,25 @@ class MatchOutputs:
             added.setdefault(prediction.match_id, []).append(key)
         touched: set[tuple[str, Slot]] = set()
         for match_id, keys in added.items():
-            ordered = self._trim(match_id)
-            slots = (_last_of_slot(key, ordered) for key in keys)
+            if self._listing.count(match_id) > self.limit:
+                self._trim(match_id)  # else no group can be over its bound
+            slots = (self._last_of_slot(key) for key in keys)
             touched |= {(match_id, slot) for slot in slots if slot is not None}
         return touched
 
-    def _trim(self, match_id: str) -> list[MatchKey]:
-        """Drop the oldest points past the bounds; the match's keys, in order, after (a
-        match within the bound, the usual case, costs one listing)."""
+    def _last_of_slot(self, key: MatchKey) -> Slot | None:
+        """``key``'s slot when it is that slot's last key (no later key shares its version
+        and phase), else None. Costs what comes after the key, usually nothing: a write
+        never reads the match's whole history."""
+        if key[_PHASE] is None or key not in self._listing:  # a finished state's, or trimmed
+            return None
+        slot = (key[_VERSION], key[_PHASE])
+        later = self._listing.after(key)
+        return None if any((k[_VERSION], k[_PHASE]) == slot for k in later) else slot
+
+    def _trim(self, match_id: str) -> None:
+        """Drop the oldest points past the bounds (each version's forecasts stay)."""
         ordered = self.ordered_keys(match_id)
-        if len(ordered) <= self.limit:
-            return ordered  # no group can be over its bound
         kept = set(last_by_slot(ordered).values())
         groups: dict[tuple[str, str], list[MatchKey]] = {}
         for key in ordered:
@@ -171,7 +169,6 @@ class MatchOutputs:
                 dropped.update([k for k in keys if k not in kept][:over])
         for key in dropped:
             self.decoded.delete(key)
-        return [key for key in ordered if key not in dropped]
 
     def forget(self, match_id: str) -> None:
         """Delete every output of the match (one tombstone each)."""

@@ -55,6 +55,18 @@ def test_keys_are_kept_in_the_order_given_then_first_write_first() -> None:
     assert store.count("a") == 4 and store.count("c") == 0
 
 
+def test_after_lists_the_keys_that_follow_one_in_its_match() -> None:
+    store = MatchKeyed(order=lambda key: -1 if key[1] is None else key[1])
+    for key in (A2, B1, A1, A3):
+        store[key] = b"v"
+    assert store.after(A3) == [A1, A2]
+    assert store.after(A1) == [A2]
+    assert store.after(A2) == [] and store.after(B1) == [], "the newest: nothing after it"
+    assert store.after(("a", 9, "livescore")) == [], "a key not in the table"
+    del store[A1]
+    assert store.after(A3) == [A2]
+
+
 def test_clear_empties_values_and_listing() -> None:
     store = MatchKeyed()
     store[A1], store[B1] = b"1", b"2"
