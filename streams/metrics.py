@@ -16,6 +16,17 @@ INFERENCE_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
 BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
 STAGE_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10)
 
+# The live-quality gauges (ScoreCollector). They hold running sums, but a gauge's name may
+# not end in `_sum`, which the text format keeps for histograms and summaries (promtool
+# check metrics), nor in `_total`, which it keeps for counters: the nouns say what is summed.
+SCORED_FORECASTS = "soccer_model_scored_forecasts"
+SUMMED_SCORE = "soccer_model_summed_score"
+CALIBRATION_FORECASTS = "soccer_model_calibration_forecasts"
+CALIBRATION_PREDICTED = "soccer_model_calibration_predicted_outcomes"
+CALIBRATION_OBSERVED = "soccer_model_calibration_observed_outcomes"
+CHALLENGER_SHARED_MATCHES = "soccer_challenger_shared_matches"
+CHALLENGER_LOG_LOSS_GAIN = "soccer_challenger_log_loss_gain"
+
 
 class ScoreRow(NamedTuple):
     """One model version's score sums in one phase."""
@@ -62,13 +73,14 @@ class ScoreCollector(Collector):
 
     def collect(self) -> Iterator[Metric]:
         forecasts = GaugeMetricFamily(
-            "soccer_model_scored_forecasts",
+            SCORED_FORECASTS,
             "Forecasts scored against results, by model version and phase.",
             labels=["version", "phase"],
         )
         sums = GaugeMetricFamily(
-            "soccer_model_score_sum",
-            "Sum of a score (log_loss, brier, rps) over the scored forecasts; mean = sum / n.",
+            SUMMED_SCORE,
+            "A score (log_loss, brier, rps) summed over the scored forecasts; its mean is "
+            f"this / {SCORED_FORECASTS}.",
             labels=["version", "phase", "score"],
         )
         for row in self.scores():
@@ -76,18 +88,20 @@ class ScoreCollector(Collector):
             for score in ("log_loss", "brier", "rps"):
                 sums.add_metric([row.version, row.phase, score], getattr(row, score))
         bins = GaugeMetricFamily(
-            "soccer_model_calibration_forecasts",
+            CALIBRATION_FORECASTS,
             "Forecast probabilities in each tenth of [0, 1], by model version.",
             labels=["version", "bin"],
         )
         predicted = GaugeMetricFamily(
-            "soccer_model_calibration_predicted_sum",
-            "Sum of the probabilities in the bin (mean predicted = sum / forecasts).",
+            CALIBRATION_PREDICTED,
+            "The probabilities in the bin summed: the outcomes they predicted (mean predicted "
+            f"= this / {CALIBRATION_FORECASTS}).",
             labels=["version", "bin"],
         )
         observed = GaugeMetricFamily(
-            "soccer_model_calibration_observed_sum",
-            "How many of the bin's forecasts happened (observed frequency = sum / forecasts).",
+            CALIBRATION_OBSERVED,
+            "How many of the bin's forecasts happened (observed frequency = this / "
+            f"{CALIBRATION_FORECASTS}).",
             labels=["version", "bin"],
         )
         for cell in self.calibration():
@@ -96,12 +110,12 @@ class ScoreCollector(Collector):
             predicted.add_metric(labels, cell.predicted)
             observed.add_metric(labels, cell.observed)
         shared = GaugeMetricFamily(
-            "soccer_challenger_shared_matches",
+            CHALLENGER_SHARED_MATCHES,
             "Matches both the champion and the challenger were scored on.",
             labels=["challenger"],
         )
         gain = GaugeMetricFamily(
-            "soccer_challenger_log_loss_gain",
+            CHALLENGER_LOG_LOSS_GAIN,
             "Champion minus challenger log-loss per shared match (positive: challenger "
             "better): the mean and its 95% paired-bootstrap interval.",
             labels=["challenger", "bound"],

@@ -329,7 +329,7 @@ def test_dashboard_shows_what_an_operator_needs() -> None:
         "soccer_serving_model_info",
         "soccer_feature_table_age_seconds",
         "soccer_newest_result_age_seconds",
-        "soccer_model_score_sum",
+        "soccer_model_summed_score",
         "soccer_redis_pending_matches",
         "soccer_ready",
         "soccer_partition_stalled",
@@ -460,7 +460,7 @@ def worker_metric_names(rules_worker: WorkerProcess) -> set[str]:
         "soccer_batch_size_count",
         "soccer_serving_model_info",
         "soccer_consumer_lag",
-        "soccer_model_score_sum",
+        "soccer_model_summed_score",
     } <= names
     return names
 
