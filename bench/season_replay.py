@@ -1,6 +1,6 @@
 """A real season replayed through the running service, scored against its results.
 
-    .venv/bin/python -m bench.season_replay [--data ../shared/data/international_results]
+    .venv/bin/python -m bench.season_replay [--data data/international_results]
 
 The champion is fitted on every match before 2023-01-01 (the same fit as
 ``python -m models evaluate``) and the feature snapshot holds the results up to then.
@@ -50,7 +50,8 @@ from streams.connect.kafka import kafka_options
 from streams.faust_glue.topic_admin import ensure_topics
 from streams.settings import Settings
 
-DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "international_results"
+#: Where a checkout keeps the public international results dataset (ignored by git).
+DEFAULT_DATA = Path(__file__).resolve().parents[1] / "data" / "international_results"
 
 
 def say(message: str) -> None:

@@ -2,7 +2,7 @@
 
     python -m streams demo                       # a synthetic World Cup, until Ctrl-C
     python -m streams demo --matches 6 --speed 600 --duration 20
-    python -m streams demo --data ../shared/data/international_results \
+    python -m streams demo --data data/international_results \
         --tournament "FIFA World Cup" --year 2022
 
 1. starts the local Kafka and Redis (``python -m streams stack up``),

@@ -3,8 +3,11 @@
 Run from the repo root::
 
     python -m models train --synthetic 3000 --seed 7        # demo data, no files needed
-    python -m models train --data ../shared/data/international_results
-    python -m models evaluate --data ../shared/data/international_results
+    python -m models train --data data/international_results
+    python -m models evaluate --data data/international_results
+
+``data/international_results/`` is where a checkout keeps the public international
+results dataset (``results.csv`` and ``goalscorers.csv``); git ignores ``data/``.
 
 ``train`` writes progress to stderr and one result line to stdout; ``evaluate`` prints its
 table to stdout. Bad input (path, CSV, argument) is one ``error:`` line and exit status 2.

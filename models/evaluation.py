@@ -1,6 +1,6 @@
 """Time-split evaluation of the model against two baselines, and in-play by minute.
 
-Run ``python -m models evaluate --data ../shared/data/international_results``. Everything is
+Run ``python -m models evaluate --data data/international_results``. Everything is
 fitted on matches before ``holdout_from`` and scored on the holdout; team ratings and form
 keep updating through the holdout (each row still only sees earlier dates).
 """

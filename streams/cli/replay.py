@@ -1,7 +1,7 @@
 """``python -m streams replay``: publish real or synthetic matches as ``livescores`` events.
 
     python -m streams replay --synthetic 200 --seed 3 --max-matches 10 --speed 60
-    python -m streams replay --data ../shared/data/international_results \\
+    python -m streams replay --data data/international_results \\
         --tournament "FIFA World Cup" --since 2022-11-20 --max-matches 8 --stagger 30
     python -m streams replay --synthetic 5 --dry-run      # print the events, publish nothing
 

@@ -43,7 +43,8 @@ from streams.cli.match_feed import request_schedule, schedule
 START = dt.date(2026, 6, 11)
 NOW = dt.datetime(2026, 6, 11, 18, tzinfo=dt.UTC)
 SEEDS = range(2026, 2046)
-DATA = Path(__file__).resolve().parents[3] / ".." / "shared" / "data" / "international_results"
+#: Where a checkout keeps the public international results dataset (git ignores ``data/``).
+DATA = Path(__file__).resolve().parents[3] / "data" / "international_results"
 
 
 @pytest.fixture(scope="module")
