@@ -1,7 +1,9 @@
 """The one settings object of the service, read from the environment.
 
 Every field is named after its environment variable (``kafka_bootstrap_servers`` is
-``KAFKA_BOOTSTRAP_SERVERS``); the defaults are the ones in the wire contract.
+``KAFKA_BOOTSTRAP_SERVERS``); the defaults are the ones in the wire contract. Each field's
+description says what it does, not its name: ``docs/configuration.md`` is rendered from
+them with their variables, types and defaults (``python -m devstack.settings_doc``).
 """
 
 from __future__ import annotations
@@ -47,183 +49,217 @@ class Settings(BaseSettings):
 
     # Kafka
     kafka_bootstrap_servers: str = Field(
-        "localhost:9092", description="KAFKA_BOOTSTRAP_SERVERS: comma-separated host:port list."
+        "localhost:9092",
+        description="Comma-separated `host:port` list of brokers; a missing port is 9092.",
     )
-    livescores_topic: str = Field("livescores", description="LIVESCORES_TOPIC (in).")
-    match_requests_topic: str = Field("match-requests", description="MATCH_REQUESTS_TOPIC (in).")
-    predictions_topic: str = Field("predictions", description="PREDICTIONS_TOPIC (out).")
+    livescores_topic: str = Field(
+        "livescores", description="Input topic of live score events, keyed by match."
+    )
+    match_requests_topic: str = Field(
+        "match-requests", description="Input topic of on-demand prediction requests."
+    )
+    predictions_topic: str = Field(
+        "predictions", description="Output topic of the champion's predictions."
+    )
     predictions_dlq_topic: str = Field(
-        "predictions-dlq", description="PREDICTIONS_DLQ_TOPIC: dead letters (out)."
+        "predictions-dlq",
+        description="Output topic of dead letters: inputs that could not be predicted, "
+        "each with its `topic[partition]@offset` and a reason.",
     )
     predictions_shadow_topic: str = Field(
         "predictions-shadow",
-        description="PREDICTIONS_SHADOW_TOPIC: the challengers' predictions (out, never Redis).",
+        description="Output topic of the challengers' predictions (never written to Redis).",
     )
     consumer_group: str = Field(
-        "soccerpredict", description="CONSUMER_GROUP: the Faust app id and consumer group."
+        "soccerpredict",
+        description="The Faust app id and Kafka consumer group; also the prefix of the "
+        "internal `-scores` and `-results` topics.",
     )
     kafka_session_timeout_seconds: PositiveFloat = Field(
-        10.0, description="KAFKA_SESSION_TIMEOUT_SECONDS: how soon a dead worker's partitions move."
+        10.0, description="Consumer session timeout: how soon a dead worker's partitions move."
     )
     topic_partitions: PositiveInt = Field(
-        4, description="TOPIC_PARTITIONS: partitions of the topics the worker creates."
+        4, description="Partitions of the topics the worker creates."
     )
     topic_replication_factor: PositiveInt = Field(
         1,
-        description="TOPIC_REPLICATION_FACTOR: replicas of the topics `streams topics` and "
-        "the worker create (3 on a production cluster).",
+        description="Replicas of the topics `streams topics` and the worker create "
+        "(3 on a production cluster).",
     )
     kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
-        "PLAINTEXT", description="KAFKA_SECURITY_PROTOCOL: how every Kafka client connects."
+        "PLAINTEXT", description="How every Kafka client connects."
     )
     kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] = Field(
-        "PLAIN", description="KAFKA_SASL_MECHANISM (with SASL_PLAINTEXT or SASL_SSL)."
+        "PLAIN", description="SASL mechanism, with `SASL_PLAINTEXT` or `SASL_SSL`."
     )
-    kafka_sasl_username: str = Field("", description="KAFKA_SASL_USERNAME.")
-    kafka_sasl_password: SecretStr | None = Field(None, description="KAFKA_SASL_PASSWORD.")
+    kafka_sasl_username: str = Field(
+        "", description="SASL user name (a Confluent Cloud API key, for example)."
+    )
+    kafka_sasl_password: SecretStr | None = Field(
+        None, description="SASL password (a Confluent Cloud API secret, for example)."
+    )
     kafka_ssl_cafile: Path | None = Field(
-        None, description="KAFKA_SSL_CAFILE: CA bundle (PEM); unset = the system's CAs."
+        None,
+        description="CA bundle (PEM) the brokers' certificates are checked against; "
+        "unset = the system's CAs.",
     )
     kafka_ssl_certfile: Path | None = Field(
-        None, description="KAFKA_SSL_CERTFILE: client certificate (PEM), for mutual TLS."
+        None, description="Client certificate (PEM), for mutual TLS."
     )
     kafka_ssl_keyfile: Path | None = Field(
-        None, description="KAFKA_SSL_KEYFILE: the client certificate's key (PEM)."
+        None, description="The client certificate's private key (PEM), for mutual TLS."
     )
     kafka_ssl_check_hostname: bool = Field(
-        True, description="KAFKA_SSL_CHECK_HOSTNAME: check the broker's name in its cert."
+        True, description="Check the broker's name against its certificate."
     )
     kafka_startup_timeout_seconds: PositiveFloat = Field(
         60.0,
-        description="KAFKA_STARTUP_TIMEOUT_SECONDS: how long start-up waits for an "
-        "unreachable broker before it exits (a refused login exits at once).",
+        description="How long start-up waits for an unreachable broker before it exits "
+        "(a refused login exits at once).",
     )
 
     # Redis
     redis_url: SecretStr = Field(
         SecretStr("redis://localhost:6379/0"),
-        description="REDIS_URL: rediss://user:password@host:port/0 for TLS and an ACL user.",
+        description="Redis URL, a secret since it may hold a password: "
+        "`rediss://user:password@host:port/0` for TLS and an ACL user. The default is the "
+        "local stack's Redis on localhost:6379, database 0.",
     )
-    redis_ssl_cafile: Path | None = Field(None, description="REDIS_SSL_CAFILE (rediss://).")
+    redis_ssl_cafile: Path | None = Field(
+        None,
+        description="CA bundle (PEM) the Redis server's certificate is checked against "
+        "(`rediss://`).",
+    )
     redis_ssl_certfile: Path | None = Field(
-        None, description="REDIS_SSL_CERTFILE: client certificate (PEM), for mutual TLS."
+        None, description="Client certificate (PEM), for mutual TLS with Redis."
     )
-    redis_ssl_keyfile: Path | None = Field(None, description="REDIS_SSL_KEYFILE.")
+    redis_ssl_keyfile: Path | None = Field(
+        None, description="The Redis client certificate's private key (PEM)."
+    )
     redis_key_prefix: str = Field(
-        "", description="REDIS_KEY_PREFIX: put before every key (isolates tenants and tests)."
+        "", description="Put before every Redis key (isolates tenants and tests)."
     )
     prediction_ttl_seconds: PositiveInt = Field(
-        7 * 24 * 3600, description="PREDICTION_TTL_SECONDS: TTL of prediction:{match_id}."
+        7 * 24 * 3600,
+        description="Time to live of `prediction:{match_id}` in Redis (604800 s = 7 days).",
     )
 
     # Model registry
     mlflow_tracking_uri: str = Field(
-        "", description="MLFLOW_TRACKING_URI: empty means a SQLite registry in STATE_DIR/mlflow."
+        "",
+        description="MLflow tracking and registry URI; empty = a SQLite registry at "
+        "`STATE_DIR/mlflow/mlflow.db` with artifacts in `STATE_DIR/mlflow/artifacts`.",
     )
     mlflow_tracking_username: str = Field(
-        "", description="MLFLOW_TRACKING_USERNAME: basic auth of a tracking server."
+        "", description="User name for a tracking server behind basic auth (MLflow's own name)."
     )
     mlflow_tracking_password: SecretStr | None = Field(
-        None, description="MLFLOW_TRACKING_PASSWORD."
+        None, description="Password for a tracking server behind basic auth (MLflow's own name)."
     )
-    model_name: str = Field("soccer_clf", description="MODEL_NAME: registered model name.")
-    model_alias: str = Field("champion", description="MODEL_ALIAS: alias that is served.")
+    model_name: str = Field("soccer_clf", description="Registered model that is served.")
+    model_alias: str = Field("champion", description="The alias of `MODEL_NAME` that is served.")
     model_poll_seconds: PositiveFloat = Field(
-        30.0, description="MODEL_POLL_SECONDS: how often the alias is re-resolved."
+        30.0, description="How often the alias is resolved again (a new version is loaded)."
     )
     challenger_aliases: str = Field(
         "challenger",
-        description="CHALLENGER_ALIASES: comma-separated aliases run in shadow (empty: none).",
+        description="Comma-separated aliases run in shadow beside the champion; empty = none.",
     )
     shadow_wait_seconds: PositiveFloat = Field(
         0.1,
-        description="SHADOW_WAIT_SECONDS: the most a batch waits for its challengers, counted "
-        "from when they started (they run beside the champion).",
+        description="The most a batch waits for its challengers, counted from when they "
+        "started (they run beside the champion).",
     )
     auto_promote: bool = Field(
-        False, description="AUTO_PROMOTE: move champion to a challenger that beats it."
+        False,
+        description="Move the champion alias to a challenger that beats it on shared matches.",
     )
     promote_min_matches: PositiveInt = Field(
-        200,
-        description="PROMOTE_MIN_MATCHES: shared matches a challenger needs before promotion.",
+        200, description="Shared scored matches a challenger needs before it can be promoted."
     )
     promote_check_seconds: PositiveFloat = Field(
-        30.0, description="PROMOTE_CHECK_SECONDS: how often the comparison is checked."
+        30.0,
+        description="How often the leader checks the comparisons when `AUTO_PROMOTE` is on.",
     )
     mlflow_webhook_secret: SecretStr | None = Field(
         None,
-        description="MLFLOW_WEBHOOK_SECRET: HMAC key of POST /hooks/mlflow; unset = off.",
+        description="HMAC key of `POST /hooks/mlflow`, the MLflow webhook that reloads the "
+        "models at once when an alias moves; unset = the endpoint is off.",
     )
     match_memory_hours: PositiveFloat = Field(
         48.0,
-        description="MATCH_MEMORY_HOURS: a match never finished is forgotten this long after "
-        "its last event.",
+        description="A match that never finished is forgotten this long after its last event.",
     )
     finished_match_minutes: PositiveFloat = Field(
         60.0,
-        description="FINISHED_MATCH_MINUTES: a finished match is kept this long for corrected "
+        description="A finished match is kept this long after its last event, for corrected "
         "results, then forgotten.",
     )
 
     # Features and serving
     features_dir: Path = Field(
-        Path(".state/features"), description="FEATURES_DIR: Parquet feature tables."
+        Path(".state/features"), description="Folder of the Parquet feature tables."
     )
     features_poll_seconds: PositiveFloat = Field(
-        5.0, description="FEATURES_POLL_SECONDS: how often FEATURES_DIR is checked for changes."
+        5.0, description="How often `FEATURES_DIR` is checked for changes."
     )
     stream_feature_updates: bool = Field(
         True,
-        description="STREAM_FEATURE_UPDATES: fold finished matches into the team features "
-        "(off: the features stay as the snapshot was trained).",
+        description="Fold finished matches into the team features; off = the features stay "
+        "as the snapshot was trained (results are written and scored either way).",
     )
     batch_size: PositiveInt = Field(
         1024,
-        description="BATCH_SIZE: the most events in one batch (a batch is whatever has "
-        "arrived, so it is smaller at low load).",
+        description="The most events in one batch (a batch is whatever has arrived, so it "
+        "is smaller at low load).",
     )
 
     # HTTP
-    web_port: int = Field(6066, ge=1, le=65535, description="WEB_PORT: Faust web server port.")
-    web_host: str = Field("127.0.0.1", description="WEB_HOST: address the web server binds.")
+    web_port: int = Field(6066, ge=1, le=65535, description="Port of the Faust web server.")
+    web_host: str = Field("127.0.0.1", description="Address the web server binds.")
     node_canonical_url: str | None = Field(
         None,
-        description="NODE_CANONICAL_URL: how the other workers reach this one (match pages "
-        "are proxied to a match's owner); unset = http://WEB_HOST:WEB_PORT.",
+        description="How the other workers reach this one (match pages are proxied to a "
+        "match's owner); unset = `http://WEB_HOST:WEB_PORT`.",
     )
     admin_token: SecretStr | None = Field(
-        None, description="ADMIN_TOKEN: bearer token for POST /model/reload; unset = off."
+        None, description="Bearer token of `POST /model/reload`; unset = the endpoint is off."
     )
 
     # Operations
     stall_seconds: PositiveFloat = Field(
         60.0,
-        description="STALL_SECONDS: an owned partition with lag whose committed offset has "
-        "not moved for this long is stalled.",
+        description="An owned partition with lag whose committed offset has not moved for "
+        "this long is stalled.",
     )
     stall_action: Literal["report", "exit"] = Field(
         "report",
-        description="STALL_ACTION: report (on /ready, the status page and metrics) or exit "
-        "(so the orchestrator restarts the worker).",
+        description="On a stall: `report` (on `/ready`, the status page and the metrics) or "
+        "`exit` with status 70 (so the orchestrator restarts the worker).",
     )
     otel_exporter_otlp_endpoint: str = Field(
         "",
-        description="OTEL_EXPORTER_OTLP_ENDPOINT: export trace spans there; unset = none.",
+        description="Export trace spans over OTLP/HTTP to this endpoint; empty = no export.",
     )
 
     # Local stack and housekeeping
     state_dir: Path = Field(
-        Path(".state"), description="STATE_DIR: local stack data, logs, registry, caches."
+        Path(".state"),
+        description="Local state: the local stack's data and logs, the SQLite registry, caches.",
     )
     kafka_controller_port: int = Field(
-        9093, ge=1, le=65535, description="KAFKA_CONTROLLER_PORT: local KRaft controller port."
+        9093, ge=1, le=65535, description="The local stack's KRaft controller port."
     )
-    kafka_heap: str = Field("512m", description="KAFKA_HEAP: -Xmx of the local broker.")
-    log_level: str = Field("INFO", description="LOG_LEVEL of the service's own logs.")
+    kafka_heap: str = Field("512m", description="`-Xmx` of the local stack's broker.")
+    log_level: str = Field(
+        "INFO",
+        description="Level of the service's own logs (Faust, aiokafka, MLflow and the other "
+        "libraries stay at WARNING).",
+    )
     gc_freeze: bool = Field(
         True,
-        description="GC_FREEZE: freeze the loaded heap so full GC passes stay short "
-        "(streams/faust_glue/gc_freeze.py); off only to measure its effect.",
+        description="Freeze the loaded heap so full GC passes stay short "
+        "(`streams/faust_glue/gc_freeze.py`); off only to measure its effect.",
     )
 
     @field_validator(
