@@ -116,6 +116,16 @@ class Page:
             raise AssertionError(f"page never showed {missing}; it shows:\n{text}") from None
         return text
 
+    async def resize(self, width: int, height: int) -> None:
+        """Lay the page out as a window ``width`` by ``height`` CSS pixels would."""
+        await self.send(
+            "Emulation.setDeviceMetricsOverride",
+            width=width,
+            height=height,
+            deviceScaleFactor=1,
+            mobile=False,
+        )
+
     async def screenshot(self, path: Path) -> Path:
         result = await self.send("Page.captureScreenshot", format="png", captureBeyondViewport=True)
         await asyncio.to_thread(_write, path, base64.b64decode(result["data"]))
@@ -153,13 +163,7 @@ async def open_page(
                 try:
                     for domain in ("Runtime", "Log", "Network", "Page"):
                         await page.send(f"{domain}.enable")
-                    await page.send(
-                        "Emulation.setDeviceMetricsOverride",
-                        width=width,
-                        height=height,
-                        deviceScaleFactor=1,
-                        mobile=False,
-                    )
+                    await page.resize(width, height)
                     await page.send("Page.navigate", url=url)
                     await page.wait_for_event("Page.loadEventFired")
                     yield page

@@ -31,7 +31,7 @@ from schemas import OUTCOMES, phase_of
 from schemas.features import MATCHES_FILE
 from streams.read_models.scoring import outcome_of
 from streams.settings import Settings
-from tests.browser import chromium_path, open_page
+from tests.browser import Page, chromium_path, open_page
 from tests.harness import collect, produce
 from tests.integration.conftest import TrainedRegistry
 from tests.integration.registry_versions import sabotaged_version
@@ -191,6 +191,32 @@ def offline_scores(
     return out
 
 
+#: The quality panel's boxes as the browser lays them out: its card, each table, the chart.
+QUALITY_BOXES = """Object.fromEntries(
+  [["card", "#quality"], ["scores", "#scores"], ["comparisons", "#comparisons"],
+   ["chart", "#quality figure"]].map(([name, selector]) => {
+    const b = document.querySelector(selector).getBoundingClientRect();
+    return [name, {left: b.left, top: b.top, right: b.right, bottom: b.bottom}];
+  }))"""
+
+
+async def check_quality_panel_layout(page: Page, width: int, chart_beside: bool) -> None:
+    """At ``width``, no table of the quality panel runs under the calibration chart or out
+    of its card; the chart stands beside the tables, or under them in a narrow window."""
+    await page.resize(width, 1000)
+    await page.screenshot(ARTIFACTS / f"status_page_model_quality_{width}.png")
+    boxes = await page.evaluate(QUALITY_BOXES)
+    card, chart = boxes["card"], boxes["chart"]
+    assert card["left"] <= chart["left"] and chart["right"] <= card["right"], (width, boxes)
+    for name in ("scores", "comparisons"):
+        table = boxes[name]
+        assert card["left"] <= table["left"] and table["right"] <= card["right"], (width, boxes)
+        if chart_beside:
+            assert table["right"] <= chart["left"], (name, width, boxes)
+        else:
+            assert table["bottom"] <= chart["top"], (name, width, boxes)
+
+
 def served_scores(body: dict[str, Any]) -> dict[tuple[str, str], dict[str, float]]:
     return {
         (entry["version"], phase["phase"]): phase
@@ -266,6 +292,8 @@ async def test_live_scores_equal_offline_scores_and_survive_a_restart(
             text = await page.wait_for_text("MODEL QUALITY, LIVE", f"v{versions['mirror']}")
             lines = await page.evaluate("document.querySelectorAll('#calibration polyline').length")
             await page.screenshot(ARTIFACTS / "status_page_model_quality.png")
+            for width, chart_beside in ((1280, True), (800, False)):
+                await check_quality_panel_layout(page, width, chart_beside)
             assert page.problems == [], page.problems
         assert lines == 2, "one calibration line per scored version"
         assert "challenger" in text
