@@ -141,7 +141,7 @@ class Settings(BaseSettings):
     )
     prediction_ttl_seconds: PositiveInt = Field(
         7 * 24 * 3600,
-        description="Time to live of `prediction:{match_id}` in Redis (604800 s = 7 days).",
+        description="Time to live of `prediction:{match_id}` in Redis (a week by default).",
     )
 
     # Model registry
