@@ -25,10 +25,13 @@ bench: setup ## all benchmarks side by side in one table (not in CI; minutes, no
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends rabbitmq-server)
 	$(PY) -m bench
 
+config-doc: ## write docs/configuration.md from streams/settings.py (a unit test checks it)
+	$(PY) -m devstack.settings_doc
+
 stack-up: setup ## start the local Kafka and Redis
 	$(PY) -m streams stack up
 
 stack-down: ## stop the local Kafka and Redis
 	$(PY) -m streams stack down
 
-.PHONY: help setup demo test lint bench stack-up stack-down
+.PHONY: help setup demo test lint bench config-doc stack-up stack-down
