@@ -1,4 +1,4 @@
-"""Pydantic v2 models of every record on the wire (see ../shared/CONTRACT.md)."""
+"""Pydantic v2 models of every record on the wire (the contract: docs/contract.md)."""
 
 from schemas.common import MAX_ID_LENGTH, OUTCOMES, Outcome, Status
 from schemas.dead_letter import DeadLetter, DeadLetterReason, Encoding, ErrorType
