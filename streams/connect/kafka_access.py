@@ -7,7 +7,9 @@ joins (a silent hang), a missing Write is a dead letter per event. So before Fau
 - one connection to the first bootstrap server tells a permanent refusal (bad credentials,
   an untrusted certificate, a mechanism the broker does not offer) from a broker that is
   not there yet. The first ends start-up at once; the second is waited for, up to
-  ``KAFKA_STARTUP_TIMEOUT_SECONDS``;
+  ``KAFKA_STARTUP_TIMEOUT_SECONDS``, unless a probe finds a listener that closes our TLS
+  handshake (:mod:`streams.connect.listener`): that is a listener of another protocol,
+  named in one line within seconds;
 - then every Read and Write of :func:`streams.connect.kafka_acls.worker_acls` is probed
   without side effects: a Fetch of at most one byte for Read, and for Write a Produce
   request with no records (the broker checks the ACL before it refuses the empty batch as
@@ -19,7 +21,6 @@ from __future__ import annotations
 
 import asyncio
 import ssl
-import time
 from typing import Any
 
 from aiokafka import AIOKafkaClient
@@ -38,14 +39,17 @@ from aiokafka.protocol.fetch import FetchRequest
 from aiokafka.protocol.metadata import MetadataRequest
 from aiokafka.protocol.produce import ProduceRequest
 
+from streams.backoff import retrying
 from streams.connect.kafka import KafkaConfigError, kafka_options
 from streams.connect.kafka_acls import KafkaAcl, Operation, Pattern, Resource, worker_acls
+from streams.connect.listener import listener_closing_tls, mismatch_line, no_answer_line
 from streams.settings import Settings
 
 TOPIC_AUTHORIZATION_FAILED = 29
 GROUP_AUTHORIZATION_FAILED = 30
 REQUEST_TIMEOUT_MS = 5000
-RETRY_SECONDS = 1.0
+RETRY_INITIAL_SECONDS = 0.5
+RETRY_MAXIMUM_SECONDS = 2.0
 
 _REFUSALS = (
     SaslAuthenticationFailed,
@@ -54,6 +58,7 @@ _REFUSALS = (
     UnsupportedSaslMechanismError,
     ssl.SSLError,
 )
+_NOT_ANSWERING = (OSError, TimeoutError, KafkaError)
 
 
 class KafkaStartupError(Exception):
@@ -97,38 +102,61 @@ async def _connect_once(settings: Settings, options: dict[str, Any]) -> None:
 
 async def wait_for_login(settings: Settings) -> None:
     """Return once the first bootstrap server accepts our login; raise at once for a
-    refusal, and once ``KAFKA_STARTUP_TIMEOUT_SECONDS`` pass for a broker not answering."""
+    refusal or a listener that closes our TLS handshake, and once
+    ``KAFKA_STARTUP_TIMEOUT_SECONDS`` pass for a broker not answering."""
     try:
         options = kafka_options(settings)
     except KafkaConfigError as exc:
         raise KafkaStartupError(f"kafka: {exc}") from None
-    deadline = time.monotonic() + settings.kafka_startup_timeout_seconds
     where = settings.kafka_bootstrap_servers
-    while True:
-        try:
-            async with asyncio.timeout(REQUEST_TIMEOUT_MS / 1000):
-                await _connect_once(settings, options)
-            return
-        except _REFUSALS as exc:
+    try:
+        async for attempt in retrying(
+            retry_on=_not_answering,
+            initial=RETRY_INITIAL_SECONDS,
+            maximum=RETRY_MAXIMUM_SECONDS,
+            give_up_after=settings.kafka_startup_timeout_seconds,
+        ):
+            with attempt:
+                await _login_once(settings, options)
+    except _REFUSALS as exc:
+        raise KafkaStartupError(
+            f"kafka: {where} refused {principal(settings)} over "
+            f"{settings.kafka_security_protocol}: {_short(exc)}"
+        ) from None
+    except ProtocolMismatch as exc:
+        raise KafkaStartupError(
+            f"kafka: {where} closed the connection when spoken to in "
+            f"{settings.kafka_security_protocol} ({exc}): the listener expects another "
+            "protocol or a client certificate (check KAFKA_SECURITY_PROTOCOL, the port "
+            "and KAFKA_SSL_CERTFILE)"
+        ) from None
+    except _NOT_ANSWERING as exc:
+        raise KafkaStartupError(
+            no_answer_line(settings, settings.kafka_startup_timeout_seconds, _short(exc))
+        ) from None
+
+
+async def _login_once(settings: Settings, options: dict[str, Any]) -> None:
+    """One login; a failure that looks like an absent broker is first checked for a
+    listener that closes our TLS handshake (a reset, as from a broker going away)."""
+    try:
+        async with asyncio.timeout(REQUEST_TIMEOUT_MS / 1000):
+            await _connect_once(settings, options)
+    except Exception as exc:
+        if not _not_answering(exc):
+            raise
+        address = await listener_closing_tls(settings)
+        if address is not None:
             raise KafkaStartupError(
-                f"kafka: {where} refused {principal(settings)} over "
-                f"{settings.kafka_security_protocol}: {_short(exc)}"
+                mismatch_line(address, settings.kafka_security_protocol)
             ) from None
-        except ProtocolMismatch as exc:
-            raise KafkaStartupError(
-                f"kafka: {where} closed the connection when spoken to in "
-                f"{settings.kafka_security_protocol} ({exc}): the listener expects another "
-                "protocol or a client certificate (check KAFKA_SECURITY_PROTOCOL, the port "
-                "and KAFKA_SSL_CERTFILE)"
-            ) from None
-        except (OSError, TimeoutError, KafkaError) as exc:
-            last = _short(exc)
-        if time.monotonic() >= deadline:
-            raise KafkaStartupError(
-                f"kafka: no answer from {where} within "
-                f"{settings.kafka_startup_timeout_seconds:.0f}s ({last})"
-            )
-        await asyncio.sleep(RETRY_SECONDS)
+        raise
+
+
+def _not_answering(exc: BaseException) -> bool:
+    """A failure worth waiting out: no broker yet, not a refusal (ssl.SSLError is an
+    OSError, and the SASL refusals are KafkaErrors)."""
+    return isinstance(exc, _NOT_ANSWERING) and not isinstance(exc, _REFUSALS)
 
 
 def _short(exc: BaseException) -> str:
