@@ -21,8 +21,8 @@ Three checks, in order:
    revision to compare with instead, such as the branch a pull request goes into. In a
    shallow clone the walk stops at the oldest commit fetched, and says so in its label.
 3. **Announced.** Breaking changes pass only when the major part of ``SCHEMA_VERSION``
-   (``schemas/json_schema.py``) is above the baseline's and the README's ``## Changelog``
-   section names the new version (``2.0.0``). Any major bump needs that entry; a version
+   (``schemas/json_schema.py``) is above the baseline's and ``CHANGELOG.md`` names the new
+   version (``2.0.0``). Any major bump needs that entry; a version
    never goes down.
 
 What is compatible depends on whose old code must keep working, which is the record's role
@@ -78,6 +78,8 @@ from schemas.json_schema import (
 ROOT: Final = Path(__file__).resolve().parent.parent
 #: Where the exported files are committed, relative to the root.
 FOLDER: Final = "schemas/json"
+#: The changelog a major schema bump must be announced in, relative to the root.
+CHANGELOG: Final = "CHANGELOG.md"
 #: Environment variable naming the baseline git revision.
 BASELINE_VARIABLE: Final = "SCHEMA_BASELINE"
 EXPORT_COMMAND: Final = "python -m schemas export"
@@ -181,22 +183,16 @@ def contract_errors(
             f"(schema version {old_version}):\n{listed}\n"
             "Make the change compatible (see devstack/schema_check.py for the rules), or "
             f"announce it: set SCHEMA_VERSION in schemas/json_schema.py to {bumped}, add an "
-            f"entry naming {bumped} under '## Changelog' in README.md that says what changed, "
+            f"entry naming {bumped} to CHANGELOG.md that says what changed, "
             f"and run {EXPORT_COMMAND}."
         )
     if major_bumped and not mentions(changelog, new_version):
         errors.append(
-            f"SCHEMA_VERSION went from {old_version} to {new_version}, a major bump, but the "
-            f"'## Changelog' section of README.md does not name {new_version}: add an entry "
+            f"SCHEMA_VERSION went from {old_version} to {new_version}, a major bump, but "
+            f"CHANGELOG.md does not name {new_version}: add an entry "
             "that says what broke and what producers and consumers must do."
         )
     return errors
-
-
-def changelog_section(readme: str) -> str:
-    """The text of the README's ``## Changelog`` section (up to the next ``## `` heading)."""
-    match = re.search(r"^## Changelog[ \t]*$(.*?)(?=^## |\Z)", readme, re.M | re.S)
-    return match.group(1) if match else ""
 
 
 def mentions(changelog: str, version: str) -> bool:
@@ -220,8 +216,8 @@ def run(root: Path = ROOT, baseline_ref: str | None = None) -> Result:
         return Result([*errors, str(exc)], None)
     if found is None:
         return Result(errors, None)
-    readme = root / "README.md"
-    changelog = changelog_section(readme.read_text(encoding="utf-8")) if readme.is_file() else ""
+    changelog_file = root / CHANGELOG
+    changelog = changelog_file.read_text(encoding="utf-8") if changelog_file.is_file() else ""
     current = export(SCHEMA_VERSION)
     for label, baseline in found:
         errors += contract_errors(baseline, current, changelog, label)
