@@ -8,8 +8,8 @@ joins (a silent hang), a missing Write is a dead letter per event. So before Fau
   an untrusted certificate, a mechanism the broker does not offer) from a broker that is
   not there yet. The first ends start-up at once; the second is waited for, up to
   ``KAFKA_STARTUP_TIMEOUT_SECONDS``, unless a probe finds a listener that closes our TLS
-  handshake (:mod:`streams.connect.listener`): that is a listener of another protocol,
-  named in one line within seconds;
+  handshake or refuses SASL (:mod:`streams.connect.listener`): that is a listener of
+  another protocol, named in one line within seconds;
 - then every Read and Write of :func:`streams.connect.kafka_acls.worker_acls` is probed
   without side effects: a Fetch of at most one byte for Read, and for Write a Produce
   request with no records (the broker checks the ACL before it refuses the empty batch as
@@ -42,7 +42,7 @@ from aiokafka.protocol.produce import ProduceRequest
 from streams.backoff import retrying
 from streams.connect.kafka import KafkaConfigError, kafka_options
 from streams.connect.kafka_acls import KafkaAcl, Operation, Pattern, Resource, worker_acls
-from streams.connect.listener import listener_closing_tls, mismatch_line, no_answer_line
+from streams.connect.listener import listener_mismatch, no_answer_line
 from streams.settings import Settings
 
 TOPIC_AUTHORIZATION_FAILED = 29
@@ -102,7 +102,7 @@ async def _connect_once(settings: Settings, options: dict[str, Any]) -> None:
 
 async def wait_for_login(settings: Settings) -> None:
     """Return once the first bootstrap server accepts our login; raise at once for a
-    refusal or a listener that closes our TLS handshake, and once
+    refusal or a listener of another protocol, and once
     ``KAFKA_STARTUP_TIMEOUT_SECONDS`` pass for a broker not answering."""
     try:
         options = kafka_options(settings)
@@ -138,18 +138,16 @@ async def wait_for_login(settings: Settings) -> None:
 
 async def _login_once(settings: Settings, options: dict[str, Any]) -> None:
     """One login; a failure that looks like an absent broker is first checked for a
-    listener that closes our TLS handshake (a reset, as from a broker going away)."""
+    listener of another protocol (its reset or ILLEGAL_SASL_STATE look like one)."""
     try:
         async with asyncio.timeout(REQUEST_TIMEOUT_MS / 1000):
             await _connect_once(settings, options)
     except Exception as exc:
         if not _not_answering(exc):
             raise
-        address = await listener_closing_tls(settings)
-        if address is not None:
-            raise KafkaStartupError(
-                mismatch_line(address, settings.kafka_security_protocol)
-            ) from None
+        mismatch = await listener_mismatch(settings)
+        if mismatch is not None:
+            raise KafkaStartupError(mismatch) from None
         raise
 
 

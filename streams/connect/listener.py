@@ -3,16 +3,18 @@
 A client set to SSL or SASL_SSL that meets a PLAINTEXT listener has its TLS handshake cut:
 the broker reads the ClientHello as the size of a Kafka request, finds it absurd, and
 closes the connection. The client sees a ConnectionResetError, as from a broker going away,
-and would wait ``KAFKA_STARTUP_TIMEOUT_SECONDS`` for a broker that answered at once.
+and would wait ``KAFKA_STARTUP_TIMEOUT_SECONDS`` for a broker that answered at once. A SASL
+client on a listener without SASL is told ILLEGAL_SASL_STATE, which aiokafka raises as any
+other broker error, and would wait as long.
 
-:func:`listener_closing_tls` tells the two apart by probing each bootstrap address in two
-steps, the TCP connection first and the TLS handshake second, a few times in a row. The
-rule (:func:`closes_tls`) is pure: a listener that accepts every connection and closes
-every handshake speaks something else. One refused or unreachable connection means absent
-(waited for), and one handshake that completes means TLS is spoken there (whatever else is
-wrong is the login's own error to tell). The worker's start-up check and the commands'
-clients both ask it, and both word their lines with :func:`mismatch_line` and
-:func:`no_answer_line`.
+:func:`listener_mismatch` tells these from an absent broker. It probes each bootstrap
+address in two steps, the TCP connection first and the TLS handshake second, a few times in
+a row; the rule (:func:`closes_tls`) is pure: a listener that accepts every connection and
+closes every handshake speaks something else. One refused or unreachable connection means
+absent (waited for), and one handshake that completes means TLS is spoken there (whatever
+else is wrong is the login's own error to tell). Then, for SASL, one SASL handshake. The
+worker's start-up check and the commands' clients both ask it, and word their other lines
+with :func:`no_answer_line`.
 """
 
 from __future__ import annotations
@@ -22,7 +24,10 @@ import ssl
 from collections.abc import Sequence
 from enum import StrEnum
 
-from streams.connect.kafka import kafka_ssl_context
+from aiokafka.conn import create_conn
+from aiokafka.errors import IllegalSaslStateError, KafkaError
+
+from streams.connect.kafka import kafka_options, kafka_ssl_context
 from streams.settings import HostPort, Settings, parse_host_port
 
 #: Handshakes a listener must close, all of them, before it is called the wrong protocol:
@@ -72,6 +77,16 @@ def mismatch_line(address: HostPort, protocol: str) -> str:
     )
 
 
+def no_sasl_line(address: HostPort, protocol: str) -> str:
+    """The one line for a listener that takes no SASL."""
+    without = protocol.removeprefix("SASL_")
+    return (
+        f"kafka: the listener at {address} refused the SASL handshake: is it {without}? "
+        f"(KAFKA_SECURITY_PROTOCOL={protocol} logs in with SASL there; check the port and "
+        "KAFKA_SECURITY_PROTOCOL)"
+    )
+
+
 def no_answer_line(settings: Settings, seconds: float, detail: str) -> str:
     """The one line for brokers that gave no answer within ``seconds``."""
     return (
@@ -110,22 +125,50 @@ async def probe_handshake(
     return handshake_outcome(None, tls_error)
 
 
-async def listener_closing_tls(settings: Settings) -> HostPort | None:
-    """The first bootstrap address whose listener closes every TLS handshake we start, or
-    None (also for the protocols without TLS). Takes about half a second for such a
-    listener, and one refused connection per address where nobody listens."""
-    if not settings.kafka_security_protocol.endswith("SSL"):
-        return None
+async def closes_every_handshake(address: HostPort, context: ssl.SSLContext) -> bool:
+    """Whether ``address`` closes :data:`PROBES` TLS handshakes in a row (about half a
+    second when it does; one refused connection where nobody listens)."""
+    outcomes: list[Handshake] = []
+    while len(outcomes) < PROBES:
+        if outcomes:
+            await asyncio.sleep(PROBE_GAP_SECONDS)
+        outcomes.append(await probe_handshake(address, context))
+        if outcomes[-1] is not Handshake.CLOSED:
+            break  # no later probe can make this listener one that closes them all
+    return closes_tls(outcomes)
+
+
+async def refuses_sasl(address: HostPort, settings: Settings) -> bool:
+    """Whether ``address`` answers our SASL handshake that it takes no SASL (Kafka's
+    ILLEGAL_SASL_STATE on a PLAINTEXT or SSL listener). Any other outcome is the login's
+    own to report."""
+    security = {k: v for k, v in kafka_options(settings).items() if k != "bootstrap_servers"}
+    try:
+        async with asyncio.timeout(PROBE_TIMEOUT_SECONDS):
+            conn = await create_conn(
+                address.host,
+                address.port,
+                request_timeout_ms=int(PROBE_TIMEOUT_SECONDS * 1000),
+                **security,
+            )
+    except IllegalSaslStateError:
+        return True
+    except (OSError, TimeoutError, KafkaError):
+        return False
+    conn.close()
+    return False
+
+
+async def listener_mismatch(settings: Settings) -> str | None:
+    """The one line naming the first bootstrap listener that speaks another protocol than
+    ``KAFKA_SECURITY_PROTOCOL`` (it closes our TLS handshake, or refuses SASL), or None.
+    PLAINTEXT has nothing to probe: a PLAINTEXT client on a TLS or SASL listener is
+    dropped at its first request, which the callers report as they are."""
+    protocol = settings.kafka_security_protocol
     context = kafka_ssl_context(settings)
-    assert context is not None  # SSL and SASL_SSL always have one
     for address in bootstrap_addresses(settings):
-        outcomes: list[Handshake] = []
-        while len(outcomes) < PROBES:
-            if outcomes:
-                await asyncio.sleep(PROBE_GAP_SECONDS)
-            outcomes.append(await probe_handshake(address, context))
-            if outcomes[-1] is not Handshake.CLOSED:
-                break  # no later probe can make this listener one that closes them all
-        if closes_tls(outcomes):
-            return address
+        if context is not None and await closes_every_handshake(address, context):
+            return mismatch_line(address, protocol)
+        if protocol.startswith("SASL") and await refuses_sasl(address, settings):
+            return no_sasl_line(address, protocol)
     return None

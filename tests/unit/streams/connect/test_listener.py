@@ -21,9 +21,10 @@ from streams.connect.listener import (
     Handshake,
     closes_tls,
     handshake_outcome,
-    listener_closing_tls,
+    listener_mismatch,
     mismatch_line,
     no_answer_line,
+    no_sasl_line,
     probe_handshake,
 )
 from streams.settings import HostPort, Settings
@@ -97,6 +98,12 @@ def test_the_lines_name_the_address_the_cause_and_the_setting() -> None:
         "(KAFKA_SECURITY_PROTOCOL=SASL_SSL speaks TLS to it; check the port and "
         "KAFKA_SECURITY_PROTOCOL)"
     )
+    assert no_sasl_line(HostPort("broker-1", 9093), "SASL_SSL") == (
+        "kafka: the listener at broker-1:9093 refused the SASL handshake: is it SSL? "
+        "(KAFKA_SECURITY_PROTOCOL=SASL_SSL logs in with SASL there; check the port and "
+        "KAFKA_SECURITY_PROTOCOL)"
+    )
+    assert "is it PLAINTEXT?" in no_sasl_line(HostPort("b", 1), "SASL_PLAINTEXT")
     settings = Settings(kafka_bootstrap_servers="a:1,b:2")
     assert no_answer_line(settings, 60, "ConnectionRefusedError") == (
         "kafka: no answer from a:1,b:2 within 60s (ConnectionRefusedError)"
@@ -151,8 +158,7 @@ async def test_a_listener_that_closes_the_handshake_is_named_quickly() -> None:
         context = ssl.create_default_context()
         assert await probe_handshake(address, context) is Handshake.CLOSED
         began = time.monotonic()
-        found = await listener_closing_tls(tls_settings(address))
-        assert found is not None and str(found) == str(address)
+        assert await listener_mismatch(tls_settings(address)) == mismatch_line(address, "SSL")
         assert time.monotonic() - began < 2.0
 
 
@@ -162,14 +168,13 @@ async def test_the_first_closing_listener_of_the_bootstrap_list_is_named() -> No
         settings = Settings(
             kafka_bootstrap_servers=f"{nobody},{address}", kafka_security_protocol="SSL"
         )
-        found = await listener_closing_tls(settings)
-    assert found is not None and str(found) == str(address)
+        assert await listener_mismatch(settings) == mismatch_line(address, "SSL")
 
 
 async def test_nobody_listening_is_unreachable_not_a_mismatch() -> None:
     address = HostPort("127.0.0.1", free_port())
     assert await probe_handshake(address, ssl.create_default_context()) is Handshake.UNREACHABLE
-    assert await listener_closing_tls(tls_settings(address)) is None
+    assert await listener_mismatch(tls_settings(address)) is None
 
 
 async def test_a_silent_listener_is_silent_not_a_mismatch() -> None:
@@ -178,16 +183,14 @@ async def test_a_silent_listener_is_silent_not_a_mismatch() -> None:
         assert await probe_handshake(address, context, timeout=0.3) is Handshake.SILENT
 
 
-async def test_protocols_without_tls_are_not_probed() -> None:
+@pytest.mark.parametrize("protocol", ["PLAINTEXT", "SASL_PLAINTEXT"])
+async def test_protocols_without_tls_take_a_closed_connection_for_no_mismatch(
+    protocol: str,
+) -> None:
+    """No TLS to cut; the SASL handshake dropped is not the broker's ILLEGAL_SASL_STATE."""
     async with listening(close_after_first_bytes) as address:
-        for protocol in ("PLAINTEXT", "SASL_PLAINTEXT"):
-            settings = Settings(
-                kafka_bootstrap_servers=str(address),
-                kafka_security_protocol=protocol,
-                kafka_sasl_username="u",
-                kafka_sasl_password="p",
-            )
-            assert await listener_closing_tls(settings) is None
+        settings = tls_settings(address, protocol, kafka_sasl_username="u", kafka_sasl_password="p")
+        assert await listener_mismatch(settings) is None
 
 
 @pytest.mark.parametrize("trusted", [True, False], ids=["our-ca", "another-ca"])
