@@ -14,6 +14,9 @@
   (:func:`metric_names`) that drops strings, label matchers, ranges and the label lists of
   ``by``/``without``/``on``/``ignoring``/``group_*``, knows PromQL's functions and keywords,
   and calls every other identifier a metric name, so ``up`` or a typo fails too.
+- ``promtool check metrics`` passes on a real worker's ``GET /metrics`` once it has scored
+  matches: promtool skips a family with no samples, so the live-quality gauges are checked
+  only when results have filled them. Their values add up as the calibration bins must.
 """
 
 from __future__ import annotations
@@ -28,12 +31,22 @@ from typing import Any
 
 import pytest
 import yaml
+from prometheus_client.parser import text_string_to_metric_families
 
 from devstack.worker import REPO, WorkerProcess, http_get
+from schemas import OUTCOMES, PHASES
 from streams.settings import Settings
 from tests.conftest import RunningStack, topics_deleted_after
 from tests.integration.conftest import TrainedRegistry
 from tests.integration.module_worker import module_settings
+from tests.integration.test_evaluation import (
+    model_body,
+    play,
+    real_results,
+    scored,
+    served_scores,
+    wait_for,
+)
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -42,6 +55,17 @@ ALERTS = RULES_DIR / "alerts.yml"
 ALERT_TESTS = RULES_DIR / "alerts_test.yml"
 DASHBOARD = REPO / "deploy" / "grafana" / "soccerpredict.json"
 SEVERITIES = {"warning", "critical"}
+
+#: The gauges of the live scores and calibration, by the names the dashboard and the docs use,
+#: written out rather than imported: the test pins the names the worker exports.
+SCORED_FORECASTS = "soccer_model_scored_forecasts"
+SUMMED_SCORE = "soccer_model_summed_score"
+CALIBRATION = (
+    "soccer_model_calibration_forecasts",
+    "soccer_model_calibration_predicted_outcomes",
+    "soccer_model_calibration_observed_outcomes",
+)
+SCORES = ("log_loss", "brier", "rps")
 
 #: Grafana's variables, filled in so the dashboard's queries can be parsed as PromQL.
 GRAFANA_VARIABLES = {
@@ -175,9 +199,17 @@ def promtool() -> str:
     return path
 
 
-def run_promtool(*args: str, cwd: Path = RULES_DIR) -> subprocess.CompletedProcess[str]:
+def run_promtool(
+    *args: str, cwd: Path = RULES_DIR, stdin: str | None = None
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [promtool(), *args], cwd=cwd, capture_output=True, text=True, timeout=60, check=False
+        [promtool(), *args],
+        cwd=cwd,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
 
 
@@ -329,7 +361,7 @@ def test_dashboard_shows_what_an_operator_needs() -> None:
         "soccer_serving_model_info",
         "soccer_feature_table_age_seconds",
         "soccer_newest_result_age_seconds",
-        "soccer_model_summed_score",
+        SUMMED_SCORE,
         "soccer_redis_pending_matches",
         "soccer_ready",
         "soccer_partition_stalled",
@@ -434,18 +466,25 @@ def exported_names(exposition: str) -> set[str]:
 
 
 @pytest.fixture(scope="module")
-def rules_worker(
+def rules_settings(
     stack: RunningStack, trained_registry: TrainedRegistry, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[WorkerProcess]:
-    root = tmp_path_factory.mktemp("operator-rules")
-    settings: Settings = module_settings(stack, trained_registry, root)
+) -> Iterator[Settings]:
+    settings = module_settings(stack, trained_registry, tmp_path_factory.mktemp("operator-rules"))
     with topics_deleted_after(settings):
-        process = WorkerProcess(settings, root / "worker.log").launch()
-        try:
-            process.wait_ready()
-            yield process
-        finally:
-            process.stop()
+        yield settings
+
+
+@pytest.fixture(scope="module")
+def rules_worker(
+    rules_settings: Settings, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[WorkerProcess]:
+    log = tmp_path_factory.mktemp("operator-rules-log") / "worker.log"
+    process = WorkerProcess(rules_settings, log).launch()
+    try:
+        process.wait_ready()
+        yield process
+    finally:
+        process.stop()
 
 
 @pytest.fixture(scope="module")
@@ -460,7 +499,7 @@ def worker_metric_names(rules_worker: WorkerProcess) -> set[str]:
         "soccer_batch_size_count",
         "soccer_serving_model_info",
         "soccer_consumer_lag",
-        "soccer_model_summed_score",
+        SUMMED_SCORE,
     } <= names
     return names
 
@@ -485,3 +524,60 @@ def test_every_queried_metric_is_one_the_worker_exports(
     assert unknown == {}, f"metrics the worker does not export: {sorted(unknown)}\n" + "\n".join(
         f"  {name}: {', '.join(places)}" for name, places in sorted(unknown.items())
     )
+
+
+# --- /metrics itself -----------------------------------------------------------------------
+
+
+def samples(exposition: str) -> dict[str, list[tuple[dict[str, str], float]]]:
+    """Each sample's labels and value, by sample name."""
+    found: dict[str, list[tuple[dict[str, str], float]]] = {}
+    for family in text_string_to_metric_families(exposition):
+        for sample in family.samples:
+            found.setdefault(sample.name, []).append((sample.labels, sample.value))
+    return found
+
+
+@pytest.mark.integration
+async def test_metrics_pass_promtool_once_the_worker_has_scored_matches(
+    rules_settings: Settings, rules_worker: WorkerProcess, trained_registry: TrainedRegistry
+) -> None:
+    results = real_results(trained_registry, 6)
+    await play(rules_settings, results)
+    # Every phase of every match: a result scores all its forecasts at once, so the board
+    # is then complete and what /metrics and /model report no longer moves.
+    wait_for(
+        "every phase scored",
+        lambda: all(scored(rules_worker, "1", phase) == len(results) for phase in PHASES),
+    )
+    status, body = http_get(f"{rules_worker.base_url}/metrics")
+    assert status == 200
+    exposition = body.decode()
+
+    checked = run_promtool("check", "metrics", stdin=exposition)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+
+    found = samples(exposition)
+    assert {SCORED_FORECASTS, SUMMED_SCORE, *CALIBRATION} <= set(found)
+    # A summed score over its forecasts is the mean /model serves.
+    served = served_scores(model_body(rules_worker))
+    forecasts = {(labels["version"], labels["phase"]): n for labels, n in found[SCORED_FORECASTS]}
+    assert forecasts == {key: served[key]["n"] for key in served}
+    summed = {
+        (labels["version"], labels["phase"], labels["score"]): value
+        for labels, value in found[SUMMED_SCORE]
+    }
+    assert set(summed) == {(*key, score) for key in served for score in SCORES}
+    for (version, phase, score), total in summed.items():
+        mean = served[(version, phase)][score]
+        assert total / forecasts[(version, phase)] == pytest.approx(mean, rel=1e-9)
+    # Worked by hand: each forecast puts its three probabilities in the bins; they add up
+    # to 1, and exactly one of the three outcomes happens.
+    scored_in_all_phases = len(PHASES) * len(results)
+    bins, predicted, observed = (
+        sum(value for labels, value in found[name] if labels["version"] == "1")
+        for name in CALIBRATION
+    )
+    assert bins == len(OUTCOMES) * scored_in_all_phases
+    assert predicted == pytest.approx(scored_in_all_phases, abs=1e-6)
+    assert observed == scored_in_all_phases
