@@ -18,6 +18,7 @@ from aiokafka.structs import TopicPartition
 
 from streams.cli import CommandError
 from streams.connect.kafka import kafka_options
+from streams.connect.listener import listener_mismatch, no_answer_line
 from streams.faust_glue.topic_admin import ensure_topics
 from streams.logs import configure_logging
 from streams.settings import Settings
@@ -38,15 +39,24 @@ async def ensure_service_topics(settings: Settings) -> None:
     try:
         await ensure_topics(settings, give_up_after=CONNECT_TIMEOUT_SECONDS)
     except (OSError, TimeoutError, KafkaError) as exc:
-        raise no_answer(settings) from exc
+        raise await unreachable(settings, no_answer(settings)) from exc
 
 
 def no_answer(settings: Settings) -> CommandError:
     """The one-line error of a broker that does not answer."""
     return CommandError(
-        f"kafka: no answer from {settings.kafka_bootstrap_servers} within "
-        f"{CONNECT_TIMEOUT_SECONDS:.0f}s (start it with: python -m streams stack up)"
+        no_answer_line(
+            settings, CONNECT_TIMEOUT_SECONDS, "start it with: python -m streams stack up"
+        )
     )
+
+
+async def unreachable(settings: Settings, otherwise: CommandError) -> CommandError:
+    """The one-line error of a client that could not connect: a listener of another
+    protocol when the probe the worker's start-up check asks too finds one (it closes our
+    TLS handshake, or refuses SASL), else ``otherwise``."""
+    mismatch = await listener_mismatch(settings)
+    return otherwise if mismatch is None else CommandError(mismatch)
 
 
 def connection_options(settings: Settings) -> dict[str, Any]:
@@ -61,7 +71,8 @@ async def producer(settings: Settings) -> AsyncIterator[AIOKafkaProducer]:
         await client.start()
     except KafkaError as exc:
         await client.stop()
-        raise CommandError(f"kafka: {settings.kafka_bootstrap_servers}: {exc}") from None
+        failed = CommandError(f"kafka: {settings.kafka_bootstrap_servers}: {exc}")
+        raise await unreachable(settings, failed) from None
     try:
         yield client
     finally:
@@ -117,7 +128,7 @@ async def reader(settings: Settings, **options: Any) -> AsyncIterator[AIOKafkaCo
             await client.start()
     except (OSError, TimeoutError, KafkaError) as exc:
         await client.stop()
-        raise no_answer(settings) from exc
+        raise await unreachable(settings, no_answer(settings)) from exc
     try:
         yield client
     finally:
@@ -133,7 +144,7 @@ async def admin(settings: Settings) -> AsyncIterator[AIOKafkaAdminClient]:
             await client.start()
     except (OSError, TimeoutError, KafkaError) as exc:
         await client.close()
-        raise no_answer(settings) from exc
+        raise await unreachable(settings, no_answer(settings)) from exc
     try:
         yield client
     finally:
