@@ -8,6 +8,36 @@ cd "$(dirname "$0")/.."
 
 log() { printf '[bootstrap] %s\n' "$*" >&2; }
 
+# The steps that wait on the network run side by side: the Debian packages, helm's build
+# and the virtualenv's install need nothing of each other. The Kafka jars need Maven (a
+# Debian package) and the venv's CLI, so they come after both. Each step logs to its own
+# file; a failed step prints its log and fails the bootstrap.
+logs=$(mktemp -d)
+trap 'rm -rf "$logs"' EXIT
+pids=()
+names=()
+step() {  # step NAME COMMAND...: run in the background, remembered for finish
+  local name=$1; shift
+  ( "$@" ) >"$logs/$name.log" 2>&1 &
+  pids+=($!)
+  names+=("$name")
+}
+finish() {  # wait for every step; print the log of each one that failed
+  local failed=0 i
+  for i in "${!pids[@]}"; do
+    if ! wait "${pids[$i]}"; then
+      log "step ${names[$i]} failed:"
+      cat "$logs/${names[$i]}.log" >&2
+      failed=1
+    else
+      cat "$logs/${names[$i]}.log" >&2
+    fi
+  done
+  pids=()
+  names=()
+  return $failed
+}
+
 # command -> Debian package that provides it
 declare -A PACKAGES=(
   [redis-server]=redis-server
@@ -21,8 +51,8 @@ missing=()
 for cmd in "${!PACKAGES[@]}"; do
   command -v "$cmd" >/dev/null 2>&1 || missing+=("${PACKAGES[$cmd]}")
 done
-if ((${#missing[@]})); then
-  sudo=""
+debian_packages() {
+  local sudo=""
   [ "$(id -u)" -eq 0 ] || sudo="sudo"
   log "installing system packages: ${missing[*]}"
   $sudo apt-get update -qq
@@ -31,7 +61,8 @@ if ((${#missing[@]})); then
   # Debian starts a system redis-server on 6379 after install; the project runs its own.
   if command -v service >/dev/null 2>&1; then $sudo service redis-server stop >/dev/null 2>&1 || true; fi
   pkill -x redis-server 2>/dev/null || true
-fi
+}
+if ((${#missing[@]})); then step apt debian_packages; fi
 
 # helm, for the chart test (tests/integration/test_helm_chart.py): built from source with the
 # machine's Go toolchain, never a downloaded binary. It lands in $(go env GOPATH)/bin.
@@ -39,22 +70,25 @@ HELM_VERSION=v3.19.0
 if ! command -v helm >/dev/null 2>&1 && [ ! -x "$(go env GOPATH 2>/dev/null)/bin/helm" ]; then
   command -v go >/dev/null 2>&1 || { log "helm needs Go to build (go install); install Go first"; exit 1; }
   log "building helm $HELM_VERSION with go install (takes a few minutes the first time)"
-  go install "helm.sh/helm/v3/cmd/helm@$HELM_VERSION"
+  step helm go install "helm.sh/helm/v3/cmd/helm@$HELM_VERSION"
 fi
 
 PYTHON=${PYTHON:-python3}
-if [ ! -x .venv/bin/python ]; then
-  log "creating .venv with $($PYTHON --version)"
-  "$PYTHON" -m venv .venv
-fi
-stamp=.venv/.installed-$(sha256sum pyproject.toml | cut -c1-16)
-if [ ! -f "$stamp" ]; then
+stamp_name=.installed-$(sha256sum pyproject.toml | cut -c1-16)
+virtualenv() {
+  if [ ! -x .venv/bin/python ]; then
+    log "creating .venv with $($PYTHON --version)"
+    "$PYTHON" -m venv .venv
+  fi
   log "installing the project and its dev extras into .venv (first run takes a few minutes)"
   .venv/bin/pip install -q --upgrade pip
   .venv/bin/pip install -q -e ".[dev]"
   rm -f .venv/.installed-*
-  touch "$stamp"
-fi
+  touch ".venv/$stamp_name"
+}
+if [ ! -f ".venv/$stamp_name" ]; then step venv virtualenv; fi
+
+finish
 
 log "fetching the Kafka broker jars (cached after the first run)"
 .venv/bin/python -m streams stack fetch
