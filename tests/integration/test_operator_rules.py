@@ -305,7 +305,28 @@ def test_every_alert_says_how_long_how_bad_what_and_where_to_look() -> None:
         annotations = rule["annotations"]
         assert {"summary", "description", "runbook"} <= set(annotations), name
         assert "$value" in annotations["description"], f"{name}: description lacks the value"
-        assert re.search(r"README\.md#[a-z-]+|GET /", annotations["runbook"]), name
+        assert re.search(r"docs/[a-z-]+\.md|GET /", annotations["runbook"]), name
+        for link in re.findall(r"docs/[a-z-]+\.md(?:#[a-z0-9-]+)?", annotations["runbook"]):
+            assert link_resolves(link), f"{name}: runbook link {link} leads nowhere"
+
+
+def link_resolves(link: str) -> bool:
+    """Whether ``docs/x.md#anchor`` is a file of the repo with a heading of that anchor."""
+    path, _, anchor = link.partition("#")
+    document = REPO / path
+    if not document.is_file():
+        return False
+    headings = re.findall(r"^#+ (.+)$", document.read_text(encoding="utf-8"), re.M)
+    # GitHub's anchors: lower case, punctuation dropped, spaces as hyphens.
+    slugs = {re.sub(r"[^a-z0-9 -]", "", h.lower()).replace(" ", "-") for h in headings}
+    return not anchor or anchor in slugs
+
+
+def test_a_runbook_link_to_a_missing_heading_is_caught() -> None:
+    assert link_resolves("docs/operating.md#http-endpoints")
+    assert link_resolves("docs/operating.md#auth-of-post-modelreload")
+    assert not link_resolves("docs/operating.md#no-such-heading")
+    assert not link_resolves("docs/nowhere.md")
 
 
 # --- The dashboard -------------------------------------------------------------------------
