@@ -198,13 +198,20 @@ QUALITY_BOXES = """Object.fromEntries(
     const b = document.querySelector(selector).getBoundingClientRect();
     return [name, {left: b.left, top: b.top, right: b.right, bottom: b.bottom}];
   }))"""
+#: The titles of the status page's cards whose content is wider than they are.
+OVERFLOWING_CARDS = """[...document.querySelectorAll(".card")]
+  .filter((card) => card.scrollWidth > card.clientWidth)
+  .map((card) => card.querySelector("h2").textContent.trim())"""
 
 
-async def check_quality_panel_layout(page: Page, width: int, chart_beside: bool) -> None:
-    """At ``width``, no table of the quality panel runs under the calibration chart or out
-    of its card; the chart stands beside the tables, or under them in a narrow window."""
+async def check_status_page_layout(page: Page, width: int, chart_beside: bool) -> None:
+    """At ``width``, every card holds its content, and no table of the quality panel runs
+    under the calibration chart; the chart stands beside the tables, or under them in a
+    narrow window."""
     await page.resize(width, 1000)
     await page.screenshot(ARTIFACTS / f"status_page_model_quality_{width}.png")
+    overflowing = await page.evaluate(OVERFLOWING_CARDS)
+    assert overflowing == [], (width, overflowing)
     boxes = await page.evaluate(QUALITY_BOXES)
     card, chart = boxes["card"], boxes["chart"]
     assert card["left"] <= chart["left"] and chart["right"] <= card["right"], (width, boxes)
@@ -293,7 +300,7 @@ async def test_live_scores_equal_offline_scores_and_survive_a_restart(
             lines = await page.evaluate("document.querySelectorAll('#calibration polyline').length")
             await page.screenshot(ARTIFACTS / "status_page_model_quality.png")
             for width, chart_beside in ((1280, True), (800, False)):
-                await check_quality_panel_layout(page, width, chart_beside)
+                await check_status_page_layout(page, width, chart_beside)
             assert page.problems == [], page.problems
         assert lines == 2, "one calibration line per scored version"
         assert "challenger" in text
