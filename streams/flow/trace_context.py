@@ -3,7 +3,8 @@
 An input record may carry the ``traceparent`` (and ``tracestate``) headers of the
 producer's span (https://www.w3.org/TR/trace-context/). Its prediction or dead letter
 carries a child: the same trace id, a new span id (the worker's span that processed the
-input, whose parent is the input's span), the same flags, the ``tracestate`` unchanged.
+input, whose parent is the input's span), the same flags, the same ``tracestate`` (its
+members as they came, in OpenTelemetry's spelling: no blanks around the commas).
 
 Without export (no ``OTEL_EXPORTER_OTLP_ENDPOINT``) the child span exists only as the ids
 on the output's headers, and an input without a valid ``traceparent`` gets no trace
@@ -11,7 +12,9 @@ headers on its outputs: a header-less event costs one truthiness test. With expo
 (:mod:`streams.ops.traces`) the span is a real OpenTelemetry span, and an input without a
 trace context starts a new trace, so every output can be found in the tracing backend.
 
-Parsing is plain string work on the hot path: no OpenTelemetry import here.
+Parsing and validation are OpenTelemetry's (``TraceContextTextMapPropagator``, the same
+rules the exporting side and every other OpenTelemetry service apply); it runs only for a
+record that has a ``traceparent`` header, so the others build no OpenTelemetry context.
 """
 
 from __future__ import annotations
@@ -21,19 +24,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final, Protocol
 
+from opentelemetry.trace import format_span_id, format_trace_id, get_current_span
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+
 from streams.sinks.kafka_sender import Headers
 
 TRACEPARENT: Final = "traceparent"
 TRACESTATE: Final = "tracestate"
 
-_HEX: Final = frozenset("0123456789abcdef")
-_ZERO_TRACE: Final = "0" * 32
-_ZERO_SPAN: Final = "0" * 16
-#: A ``traceparent`` of version 00 is exactly this long: 00-<32>-<16>-<2>.
-_LENGTH: Final = 55
-#: The spec's limit on a ``tracestate`` header (32 members of at most 256 chars each
-#: would be more; vendors cut at 512): longer ones are dropped, not forwarded.
-MAX_TRACESTATE: Final = 512
+#: Stateless: one for the process.
+_PROPAGATOR: Final = TraceContextTextMapPropagator()
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,8 +64,36 @@ class TraceParent:
         return out
 
 
-def _hex(text: str) -> bool:
-    return _HEX.issuperset(text)
+def _text(value: str | bytes | None) -> str | None:
+    """A header value as text; None when absent or not ASCII (the spec's headers are)."""
+    if value is None or isinstance(value, str):
+        return value
+    try:
+        return value.decode("ascii")
+    except UnicodeDecodeError:
+        return None
+
+
+def _extract(traceparent: str | bytes | None, tracestate: str | bytes | None) -> TraceParent | None:
+    """The context OpenTelemetry's propagator finds in these two header values; None when
+    the ``traceparent`` is absent or invalid."""
+    parent = _text(traceparent)
+    if not parent:
+        return None
+    carrier = {TRACEPARENT: parent}
+    state = _text(tracestate)
+    if state:
+        carrier[TRACESTATE] = state
+    context = get_current_span(_PROPAGATOR.extract(carrier)).get_span_context()
+    if not context.is_valid:
+        return None
+    return TraceParent(
+        format_trace_id(context.trace_id),
+        format_span_id(context.span_id),
+        f"{context.trace_flags:02x}",
+        # An invalid or over-long tracestate comes back empty: dropped, the parent kept.
+        context.trace_state.to_header() if context.trace_state else None,
+    )
 
 
 def parse_traceparent(value: str | bytes | None) -> TraceParent | None:
@@ -75,62 +103,24 @@ def parse_traceparent(value: str | bytes | None) -> TraceParent | None:
     later version is parsed as 00 when its first 55 characters look like it (and a 56th,
     if any, is ``-``); ids are lowercase hex and not all zero.
     """
-    if value is None:
-        return None
-    if isinstance(value, bytes):
-        try:
-            value = value.decode("ascii")
-        except UnicodeDecodeError:
-            return None
-    value = value.strip(" \t")
-    if len(value) < _LENGTH:
-        return None
-    version = value[:2]
-    if not _hex(version) or version == "ff":
-        return None
-    if version == "00" and len(value) != _LENGTH:
-        return None
-    if len(value) > _LENGTH and value[_LENGTH] != "-":
-        return None
-    if value[2] != "-" or value[35] != "-" or value[52] != "-":
-        return None
-    trace_id, span_id, flags = value[3:35], value[36:52], value[53:55]
-    if not (_hex(trace_id) and _hex(span_id) and _hex(flags)):
-        return None
-    if trace_id == _ZERO_TRACE or span_id == _ZERO_SPAN:
-        return None
-    return TraceParent(trace_id, span_id, flags)
-
-
-def _tracestate(value: bytes) -> str | None:
-    """A ``tracestate`` to forward unchanged: printable ASCII, within the length limit."""
-    if not value or len(value) > MAX_TRACESTATE:
-        return None
-    try:
-        text = value.decode("ascii").strip(" \t")
-    except UnicodeDecodeError:
-        return None
-    return text if text and text.isprintable() else None
+    return _extract(value, None)
 
 
 def from_headers(headers: Sequence[tuple[str, bytes | None]] | None) -> TraceParent | None:
-    """The trace context of a consumed record's headers (the first ``traceparent`` wins);
-    None without one, or with an invalid one (its ``tracestate`` is then ignored too, as
-    the spec says)."""
+    """The trace context of a consumed record's headers (the first ``traceparent`` and the
+    first ``tracestate`` win); None without one, or with an invalid one (its
+    ``tracestate`` is then ignored too, as the spec says)."""
     if not headers:
         return None
-    parent: TraceParent | None = None
-    state: str | None = None
+    parent: tuple[bytes | None] | None = None  # a 1-tuple: a header may have no value
+    state: bytes | None = None
     for name, value in headers:
         if name == TRACEPARENT and parent is None:
-            parent = parse_traceparent(value)
-            if parent is None:
-                return None
-        elif name == TRACESTATE and state is None and value is not None:
-            state = _tracestate(value)
-    if parent is None:
-        return None
-    return TraceParent(parent.trace_id, parent.span_id, parent.flags, state) if state else parent
+            parent = (value,)
+        elif name == TRACESTATE and state is None:
+            state = value
+    # Records with other headers only stop here, before any OpenTelemetry work.
+    return _extract(parent[0], state) if parent is not None else None
 
 
 def new_span_id() -> str:

@@ -54,6 +54,51 @@ def test_invalid_traceparents_are_ignored(value: str | bytes | None) -> None:
     assert parse_traceparent(value) is None
 
 
+#: The ids of the W3C Trace Context test suite (w3c/trace-context, test/test.py).
+W3C_TRACE = "12345678901234567890123456789012"
+W3C_SPAN = "1234567890123456"
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        f"ff-{W3C_TRACE}-{W3C_SPAN}-01",  # version 255 is invalid
+        f"00-{'0' * 32}-{W3C_SPAN}-01",  # all-zero trace id
+        f"00-{W3C_TRACE}-{'0' * 16}-01",  # all-zero parent id
+        f"00-{W3C_TRACE}-{W3C_SPAN}-01.",  # version 00 with trailing characters
+        f"00-{W3C_TRACE}-{W3C_SPAN}-01-what-the-future-will-be-like",
+        f"cc-{W3C_TRACE}-{W3C_SPAN}-01.what-the-future-will-be-like",
+        f".0-{W3C_TRACE}-{W3C_SPAN}-01",  # illegal characters in the version
+        f"0.-{W3C_TRACE}-{W3C_SPAN}-01",
+        f"000-{W3C_TRACE}-{W3C_SPAN}-01",  # version too long
+        f"0-{W3C_TRACE}-{W3C_SPAN}-01",  # version too short
+        f"00-.{W3C_TRACE[1:]}-{W3C_SPAN}-01",  # illegal characters in the trace id
+        f"00-{W3C_TRACE}3-{W3C_SPAN}-01",  # trace id too long
+        f"00-{W3C_TRACE[:-1]}-{W3C_SPAN}-01",  # trace id too short
+        f"00-{W3C_TRACE}-.{W3C_SPAN[1:]}-01",  # illegal characters in the parent id
+        f"00-{W3C_TRACE}-{W3C_SPAN}7-01",  # parent id too long
+        f"00-{W3C_TRACE}-{W3C_SPAN[:-1]}-01",  # parent id too short
+        f"00-{W3C_TRACE}-{W3C_SPAN}-.0",  # illegal characters in the flags
+        f"00-{W3C_TRACE}-{W3C_SPAN}-1",  # flags too short
+        f"00-{W3C_TRACE}-{W3C_SPAN}-011",  # flags too long
+    ],
+)
+def test_the_w3c_test_suites_invalid_traceparents_are_ignored(value: str) -> None:
+    assert parse_traceparent(value) is None
+    assert from_headers([("traceparent", value.encode())]) is None
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        f"cc-{W3C_TRACE}-{W3C_SPAN}-01",  # a future version, read as 00
+        f"cc-{W3C_TRACE}-{W3C_SPAN}-01-what-the-future-will-be-like",
+    ],
+)
+def test_the_w3c_test_suites_future_versions_are_kept(value: str) -> None:
+    assert parse_traceparent(value) == TraceParent(W3C_TRACE, W3C_SPAN, "01")
+
+
 def test_a_later_version_is_read_as_version_00() -> None:
     assert parse_traceparent(f"cc-{TRACE}-{SPAN}-01-what-the-future-adds") == TraceParent(
         TRACE, SPAN, "01"
@@ -73,6 +118,12 @@ def test_headers_give_the_first_traceparent_and_its_tracestate() -> None:
     assert from_headers([("tracestate", b"a=b")]) is None  # a state alone is no context
     # An invalid traceparent makes the whole context invalid, its state with it.
     assert from_headers([("traceparent", b"00-bad"), ("tracestate", b"a=b")]) is None
+    # The first traceparent is the one, even without a value.
+    assert from_headers([("traceparent", None), ("traceparent", VALID.encode())]) is None
+    # Members go on as they came; only the blanks around the commas go.
+    assert from_headers([("traceparent", VALID.encode()), ("tracestate", b"a=1 ,\tb=2")]) == (
+        TraceParent(TRACE, SPAN, "01", "a=1,b=2")
+    )
     # A state too long or not printable ASCII is dropped, the parent kept.
     for state in (b"a=" + b"b" * 600, b"a=\x00", "a=é".encode()):
         assert from_headers([("traceparent", VALID.encode()), ("tracestate", state)]) == (
