@@ -15,12 +15,12 @@ import os
 import signal
 import socket
 import subprocess
-import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import IO
 
 from devstack.errors import StackError
+from streams.backoff import poll_until
 
 
 def port_is_free(host: str, port: int) -> bool:
@@ -49,13 +49,7 @@ def free_port() -> int:
 
 def wait_until(check: Callable[[], bool], timeout: float, interval: float = 0.2) -> bool:
     """Poll ``check`` until it is true or ``timeout`` seconds pass."""
-    deadline = time.monotonic() + timeout
-    while True:
-        if check():
-            return True
-        if time.monotonic() >= deadline:
-            return False
-        time.sleep(interval)
+    return poll_until(check, timeout, interval)
 
 
 def _start_time(pid: int) -> str | None:

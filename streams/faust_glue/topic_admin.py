@@ -6,7 +6,6 @@ events, its state and its outputs live on the same partition number.
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -21,7 +20,7 @@ from aiokafka.errors import (
 from aiokafka.protocol.offset import OffsetRequest
 from tenacity import RetryCallState
 
-from streams.backoff import retrying
+from streams.backoff import poll_until_async, retrying
 from streams.connect.kafka import kafka_options
 from streams.settings import Settings
 from streams.table_names import TABLE_NAMES
@@ -30,6 +29,7 @@ log = structlog.get_logger(__name__)
 RETRY_INITIAL_SECONDS = 1.0
 #: The longest wait for new topics' partitions to get leaders.
 LEADER_WAIT_SECONDS = 10.0
+LEADER_POLL_SECONDS = 0.05
 RETRY_MAXIMUM_SECONDS = 5.0
 
 
@@ -250,8 +250,8 @@ async def _wait_for_leaders(admin: AIOKafkaAdminClient, names: list[str]) -> Non
     leader is also asked for the partition's end offset (ListOffsets, answered only by a
     serving leader).
     """
-    deadline = asyncio.get_running_loop().time() + LEADER_WAIT_SECONDS
-    while True:
+
+    async def served() -> bool:
         described = await admin.describe_topics(names)
         leaderless = [
             t["topic"]
@@ -260,11 +260,10 @@ async def _wait_for_leaders(admin: AIOKafkaAdminClient, names: list[str]) -> Non
             or not t["partitions"]
             or any(p.get("leader", -1) < 0 for p in t["partitions"])
         ]
-        if not leaderless and await _leaders_serve(admin, described):
-            return
-        if asyncio.get_running_loop().time() > deadline:
-            return
-        await asyncio.sleep(0.05)
+        return not leaderless and await _leaders_serve(admin, described)
+
+    # Past the wait the topics are used anyway: their first produces are retried.
+    await poll_until_async(served, LEADER_WAIT_SECONDS, LEADER_POLL_SECONDS)
 
 
 async def _leaders_serve(admin: AIOKafkaAdminClient, described: list[dict[str, Any]]) -> bool:
