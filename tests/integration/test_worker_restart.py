@@ -9,7 +9,7 @@ import pytest
 
 from devstack.worker import WorkerProcess
 from streams.settings import Settings
-from tests.harness import answers_to, collect, produce
+from tests.harness import answers_to, collect, committed_offsets, eventually, produce
 from tests.integration.conftest import TrainedRegistry
 from tests.integration.test_pipeline_e2e import livescore, request
 
@@ -64,7 +64,16 @@ async def test_restarted_worker_recovers_match_state_from_the_changelog(
         worker_settings, worker_settings.predictions_topic, lambda rs: len(rs) >= 3, timeout=30
     )
     assert len(seen) == 3
-    await asyncio.sleep(2)  # past the commit interval: the restart must not re-read them
+
+    async def all_committed() -> bool:
+        committed = await committed_offsets(
+            worker_settings, worker_settings.consumer_group, worker_settings.livescores_topic
+        )
+        return sum(committed.values()) == len(events)
+
+    # The precondition of the test: the group committed past every event, so the restarted
+    # worker cannot rebuild the state by reading them again, only from the changelog.
+    await eventually(all_committed, "the group's commit of the three livescores", timeout=30)
     worker.kill()
 
     restarted = WorkerProcess(worker_settings, tmp_path / "worker-restarted.log").launch()
@@ -81,6 +90,8 @@ async def test_restarted_worker_recovers_match_state_from_the_changelog(
         )
     finally:
         restarted.stop()
+    # The three events were not read again: each was predicted once, before the kill.
+    assert sorted(r["seq"] for r in records if r["trigger"] == "livescore") == [0, 1, 2]
     answer = next(r for r in records if r["request_id"] == "after")
     assert (answer["seq"], answer["minute"], answer["home_goals"], answer["away_goals"]) == (
         2,
