@@ -270,6 +270,11 @@ class Metrics:
             ["how"],
             registry=r,
         )
+        self.promotion_checks = Counter(
+            "soccer_promotion_checks_total",
+            "Champion/challenger comparisons the promoter judged on this worker (AUTO_PROMOTE).",
+            registry=r,
+        )
         self.evaluation_publish_errors = Counter(
             "soccer_evaluation_publish_errors_total",
             "Batches whose shadow predictions or scores the broker refused for good.",

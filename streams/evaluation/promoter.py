@@ -78,6 +78,8 @@ class Promoter(PollingService):
             return
         for challenger in list(self.models.challengers.values()):
             evidence = self.board.compare(champion.ref.version, challenger.ref.version)
+            # Counted whatever the verdict: a check that moved nothing is visible too.
+            self.metrics.promotion_checks.inc()
             if self.beats(evidence):
                 assert evidence is not None  # checked by beats
                 await self.promote(
