@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import json
 import sys
 import time
-import urllib.error
-import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+import aiohttp
+
 from devstack.supervisor import Supervised
+from streams.backoff import poll_until
 from streams.settings import Settings
 
 REPO = Path(__file__).resolve().parents[1]
@@ -29,13 +32,33 @@ def settings_env(settings: Settings) -> dict[str, str]:
     return env
 
 
-def http_get(url: str, timeout: float = 5.0) -> tuple[int, bytes]:
-    """Status and body of a GET (an error status is returned, not raised)."""
+async def http_fetch(url: str, timeout: float = 5.0) -> tuple[int, bytes]:
+    """Status and body of a GET (an error status is returned, not raised); a failed
+    connection raises an OSError, a timeout TimeoutError."""
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as response:  # loopback URLs only
-            return response.status, response.read()
-    except urllib.error.HTTPError as exc:
-        return exc.code, exc.read()
+        async with (
+            aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout)) as session,
+            session.get(url) as response,
+        ):
+            return response.status, await response.read()
+    except aiohttp.ClientError as exc:
+        if isinstance(exc, OSError):
+            raise
+        # A server that hangs up mid-answer (a worker stopping) is, to the polls that
+        # call this, as absent as one that refuses: OSError, as with urllib.
+        raise ConnectionError(str(exc) or type(exc).__name__) from exc
+
+
+def http_get(url: str, timeout: float = 5.0) -> tuple[int, bytes]:
+    """:func:`http_fetch` for synchronous code. Called inside a running event loop (an
+    async test's helper), it runs on a thread of its own and blocks the caller, as any
+    synchronous call would."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(http_fetch(url, timeout))
+    with ThreadPoolExecutor(1, thread_name_prefix="http_get") as pool:
+        return pool.submit(asyncio.run, http_fetch(url, timeout)).result()
 
 
 class WorkerProcess(Supervised):
@@ -68,35 +91,41 @@ class WorkerProcess(Supervised):
         backlog); the seconds it took. AssertionError after ``timeout``."""
         started, since = time.monotonic(), dt.datetime.now(dt.UTC)
         last: Any = None
-        while time.monotonic() - started < timeout:
+
+        def caught_up() -> bool:
+            nonlocal last
             try:
                 _, body = http_get(f"{self.base_url}/ready", timeout=3)
                 last = json.loads(body).get("read_models")
-                if last and all(
+                return bool(last) and all(
                     model["caught_up"]
                     and model["measured_at"]
                     and dt.datetime.fromisoformat(model["measured_at"]) > since
                     for model in last
-                ):
-                    return time.monotonic() - started
+                )
             except (OSError, ValueError) as exc:
                 last = exc
-            time.sleep(0.25)
+                return False
+
+        if poll_until(caught_up, timeout, 0.25):
+            return time.monotonic() - started
         raise AssertionError(f"read models still behind after {timeout}s: {last!r}")
 
     def wait_ready(self, timeout: float = 90.0) -> dict[str, Any]:
         """Block until /ready says 200; AssertionError with the log's tail otherwise."""
-        deadline = time.monotonic() + timeout
         last: Any = None
-        while time.monotonic() < deadline:
+
+        def ready() -> bool:
+            nonlocal last
             if self.returncode is not None:
                 raise AssertionError(f"worker exited with {self.returncode}: {self.tail()}")
             try:
-                status, body = http_get(f"{self.base_url}/ready", timeout=3)
-                last = body
-                if status == 200:
-                    return dict(json.loads(body))
+                status, last = http_get(f"{self.base_url}/ready", timeout=3)
             except OSError as exc:
                 last = exc
-            time.sleep(0.5)
+                return False
+            return status == 200
+
+        if poll_until(ready, timeout, 0.5):
+            return dict(json.loads(last))
         raise AssertionError(f"worker not ready after {timeout}s: {last!r}\n{self.tail()}")
