@@ -470,7 +470,14 @@ async def test_an_equal_challenger_is_not_promoted(
             return found[0] if found and found[0]["n"] >= 20 else None
 
         comparison = wait_for("20 shared matches", compared)
-        await asyncio.sleep(3.0)  # three promoter checks with the evidence in hand
+        # The promoter judges on the same board, and checks with the evidence in hand are
+        # the ones counted from here on: wait for three, so "not promoted" means judged so.
+        checks = metric(worker, "soccer_promotion_checks_total")
+        wait_for(
+            "three promoter checks with the evidence in hand",
+            lambda: metric(worker, "soccer_promotion_checks_total") >= checks + 3,
+            timeout=30,
+        )
         assert comparison["difference"] == 0 and comparison["verdict"] == "no clear difference"
         assert registry.alias_version(NAME, "champion", trained_registry.tracking_uri) == "1"
         assert metric(worker, "soccer_promotions_total") == 0
