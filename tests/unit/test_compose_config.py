@@ -1,90 +1,105 @@
-"""The container stack (docker-compose.kafka.yml, Dockerfile) parses and wires the contract.
+"""The container stack (docker-compose.kafka.yml, Dockerfile) is valid and runs the worker.
 
-No Docker engine is needed: ``config`` only resolves the file. The tool is the Compose
-plugin (``docker compose``) when it answers, else the standalone ``docker-compose``;
-without either the compose tests skip (CI installs ``docker-compose`` with apt).
+No Docker is needed. The compose file, interpolated as Compose does, is validated against
+the published Compose Specification schema (``tests/vendored/compose-spec.json``, see the
+README there); its environments are read by the real ``Settings``; its wiring (who talks to
+whom on which port) is checked against the services it names; the trainer's command goes
+through the real ``python -m models`` parser. The image's command is run, with only the
+files the Dockerfile copies, until the worker's own start-up check stops it. When a Compose
+CLI is installed (optional: Docker is) its ``config`` must resolve the file the same way.
 """
 
 from __future__ import annotations
 
+import copy
+import json
 import os
-import shutil
+import re
+import shlex
+import socket
 import subprocess
+import sys
+import sysconfig
+import tomllib
+from collections.abc import Iterator
 from functools import cache
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
+import jsonschema
 import pytest
 import yaml
+from packaging.specifiers import SpecifierSet
 
-from streams.settings import Settings
+from models.cli import build_parser as models_parser
+from streams.cli.main import build_parser as streams_parser
+from streams.settings import Settings, parse_host_port
+from tests.tools import find_tool, require_tool
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = ROOT / "docker-compose.kafka.yml"
+DOCKERFILE = ROOT / "Dockerfile"
+COMPOSE_SCHEMA = ROOT / "tests" / "vendored" / "compose-spec.json"
 
-#: Every variable the contract's configuration section names, plus one per topic.
-CONTRACT_VARIABLES = frozenset(
-    {
-        "KAFKA_BOOTSTRAP_SERVERS",
-        "REDIS_URL",
-        "MLFLOW_TRACKING_URI",
-        "MODEL_NAME",
-        "MODEL_ALIAS",
-        "FEATURES_DIR",
-        "WEB_PORT",
-        "ADMIN_TOKEN",
-        "LIVESCORES_TOPIC",
-        "MATCH_REQUESTS_TOPIC",
-        "PREDICTIONS_TOPIC",
-        "PREDICTIONS_DLQ_TOPIC",
-    }
-)
-CORE_SERVICES = frozenset({"kafka", "redis", "mlflow", "worker"})
+SETTING_NAMES = frozenset(name.upper() for name in Settings.model_fields)
+
+# --- Compose's own reading of the file ---------------------------------------------------
+
+#: ``${NAME}``, ``${NAME-default}``, ``${NAME:-default}``: the forms the file may use. Any
+#: other ``$`` (``:?``, ``:+``, a bare ``$NAME``) is refused below rather than misread.
+_VARIABLE = re.compile(r"\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?:(?P<op>:?-)(?P<default>[^}]*))?\}")
+
+
+def interpolate(value: Any, env: dict[str, str]) -> Any:
+    """``value`` with variables substituted from ``env`` as the Compose Specification says:
+    ``:-`` takes the default when unset or empty, ``-`` only when unset; ``$$`` is ``$``."""
+    if isinstance(value, dict):
+        return {key: interpolate(item, env) for key, item in value.items()}
+    if isinstance(value, list):
+        return [interpolate(item, env) for item in value]
+    if not isinstance(value, str):
+        return value
+
+    def substitute(match: re.Match[str]) -> str:
+        name, op, default = match["name"], match["op"], match["default"] or ""
+        if op == ":-":
+            return env.get(name) or default
+        if op == "-":
+            return env.get(name, default)
+        return env.get(name, "")
+
+    text = value.replace("$$", "\0")
+    text = _VARIABLE.sub(substitute, text)
+    if "$" in text:
+        raise ValueError(f"a variable form this test cannot read: {value!r}")
+    return text.replace("\0", "$")
+
+
+def compose_model(env: dict[str, str] | None = None) -> dict[str, Any]:
+    """The file as Compose loads it with ``env`` as the caller's environment (YAML merge
+    keys resolved by the loader, then interpolation)."""
+    return interpolate(yaml.safe_load(COMPOSE_FILE.read_text()), env or {})
 
 
 @cache
-def compose_command() -> tuple[str, ...] | None:
-    """The Compose CLI available here, or None."""
-    if shutil.which("docker"):
-        probe = subprocess.run(
-            ["docker", "compose", "version"], capture_output=True, timeout=30, check=False
-        )
-        if probe.returncode == 0:
-            return ("docker", "compose")
-    if shutil.which("docker-compose"):
-        return ("docker-compose",)
-    return None
+def compose_validator() -> jsonschema.protocols.Validator:
+    schema = json.loads(COMPOSE_SCHEMA.read_text())
+    validator_class = jsonschema.validators.validator_for(schema)
+    validator_class.check_schema(schema)
+    return validator_class(schema)
 
 
-def run_compose(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-    command = compose_command()
-    if command is None:
-        pytest.skip("neither `docker compose` nor `docker-compose` is installed")
-    # The file interpolates these from the caller's environment; drop them so the
-    # defaults written in the file are what is checked, then apply the test's own.
-    clean = {k: v for k, v in os.environ.items() if k not in CONTRACT_VARIABLES}
-    clean.pop("COMPOSE_PROFILES", None)
-    return subprocess.run(
-        [*command, "-f", str(COMPOSE_FILE), *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-        cwd=ROOT,
-        env={**clean, **(env or {})},
-    )
-
-
-def resolved(env: dict[str, str] | None = None) -> dict[str, Any]:
-    """The fully resolved compose model, with the train profile active."""
-    result = run_compose("--profile", "train", "config", env=env)
-    assert result.returncode == 0, result.stderr
-    return yaml.safe_load(result.stdout)
+def schema_errors(model: dict[str, Any]) -> list[str]:
+    return [
+        f"{'.'.join(map(str, error.absolute_path)) or '(top)'}: {error.message}"
+        for error in compose_validator().iter_errors(model)
+    ]
 
 
 @pytest.fixture(scope="module")
-def config() -> dict[str, Any]:
-    return resolved()
+def services() -> dict[str, dict[str, Any]]:
+    return compose_model()["services"]
 
 
 def environment(service: dict[str, Any]) -> dict[str, str]:
@@ -94,20 +109,27 @@ def environment(service: dict[str, Any]) -> dict[str, str]:
     return {k: "" if v is None else str(v) for k, v in env.items()}
 
 
-def published_ports(service: dict[str, Any]) -> set[tuple[str, int, int]]:
-    """(host_ip, published, target) for both the short (v1) and long (v2) port forms."""
-    ports = set()
+def settings_of(env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Settings:
+    """The Settings a process with exactly ``env`` (as far as settings go) builds."""
+    for name in SETTING_NAMES:
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    return Settings()
+
+
+def published_ports(service: dict[str, Any]) -> Iterator[tuple[str, int, int]]:
+    """(host_ip, published, target) of the short and the long port syntax."""
     for port in service.get("ports", []):
         if isinstance(port, dict):
-            ports.add((port.get("host_ip", ""), int(port["published"]), int(port["target"])))
+            yield port.get("host_ip", ""), int(port["published"]), int(port["target"])
         else:
             *ip, published, target = str(port).split("/")[0].split(":")
-            ports.add((ip[0] if ip else "", int(published), int(target)))
-    return ports
+            yield (ip[0] if ip else ""), int(published), int(target)
 
 
 def mounts(service: dict[str, Any]) -> dict[str, tuple[str, bool]]:
-    """target -> (source, read_only) for both volume forms."""
+    """target -> (source, read_only) of the short and the long volume syntax."""
     found = {}
     for volume in service.get("volumes", []):
         if isinstance(volume, dict):
@@ -118,121 +140,317 @@ def mounts(service: dict[str, Any]) -> dict[str, tuple[str, bool]]:
     return found
 
 
-def command_of(service: dict[str, Any]) -> list[str]:
-    command = service["command"]
-    return command.split() if isinstance(command, str) else [str(c) for c in command]
+def argv(command: str | list[Any]) -> list[str]:
+    return shlex.split(command) if isinstance(command, str) else [str(c) for c in command]
 
 
-# --- compose ---------------------------------------------------------------------------
+def kafka_listeners(kafka: dict[str, Any], variable: str) -> dict[str, tuple[str, int]]:
+    """Listener name -> (host, port) of KAFKA_LISTENERS or KAFKA_ADVERTISED_LISTENERS."""
+    found = {}
+    for listener in environment(kafka)[variable].split(","):
+        name, _, address = listener.partition("://")
+        host, _, port = address.rpartition(":")
+        found[name] = (host, int(port))
+    return found
 
 
-def test_config_exits_zero_without_profile() -> None:
-    result = run_compose("config", "--services")
+# --- the file is valid Compose -----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "env",
+    [{}, {"ADMIN_TOKEN": "s3cret", "PREDICTIONS_TOPIC": "preds-v2", "LOG_LEVEL": "DEBUG"}],
+    ids=["defaults", "user-environment"],
+)
+def test_compose_file_validates_against_the_compose_specification(env: dict[str, str]) -> None:
+    assert schema_errors(compose_model(env)) == []
+
+
+@pytest.mark.parametrize(
+    ("change", "where"),
+    [
+        (lambda m: m["services"]["worker"].update(enviroment={}), "services.worker"),
+        (lambda m: m["services"]["worker"].update(environment="WEB_PORT=1"), "environment"),
+        (lambda m: m["services"]["worker"].update(ports={"6066": 6066}), "services.worker.ports"),
+    ],
+    ids=["misspelt-key", "wrong-type", "wrong-shape"],
+)
+def test_the_schema_refuses_a_broken_file(change: Any, where: str) -> None:
+    broken = copy.deepcopy(compose_model())
+    change(broken)
+    errors = schema_errors(broken)
+    assert any(where in error for error in errors), errors
+
+
+def test_references_between_services_and_volumes_resolve(
+    services: dict[str, dict[str, Any]],
+) -> None:
+    # What the schema cannot say and Compose refuses at load time.
+    volumes = set(compose_model().get("volumes") or {})
+    for name, service in services.items():
+        for dependency in service.get("depends_on") or {}:
+            assert dependency in services, f"{name} depends on unknown {dependency}"
+        for source, _ in mounts(service).values():
+            if not source.startswith((".", "/")):  # a named volume, not a bind mount
+                assert source in volumes, f"{name} mounts undeclared volume {source}"
+
+
+# --- environments are the service's own settings -----------------------------------------
+
+
+def test_every_variable_set_for_the_service_is_a_setting(
+    services: dict[str, dict[str, Any]],
+) -> None:
+    # A misspelt name (PREDICTION_TOPIC) would be ignored silently by Settings.
+    image_env = {
+        name: value
+        for line in dockerfile("ENV")
+        for name, _, value in (pair.partition("=") for pair in shlex.split(line))
+        if not name.startswith(("PYTHON", "PIP_"))  # the interpreter's and pip's own
+    }
+    for where, env in [
+        ("worker", environment(services["worker"])),
+        ("trainer", environment(services["trainer"])),  # models.cli reads Settings too
+        ("Dockerfile ENV", image_env),
+    ]:
+        unknown = set(env) - SETTING_NAMES
+        assert not unknown, f"{where}: not fields of streams.settings.Settings: {sorted(unknown)}"
+
+
+def test_the_workers_topics_are_the_settings_defaults_unless_overridden(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    topics = [f for f in Settings.model_fields if f.endswith("_topic")]
+    env = environment(compose_model()["services"]["worker"])
+    assert {f.upper() for f in topics} & set(env), "the worker sets no topic at all"
+    settings = settings_of(env, monkeypatch)
+    for field in topics:
+        assert getattr(settings, field) == Settings.model_fields[field].default, field
+    # The caller's environment reaches the worker: an override and the admin token.
+    overridden = compose_model({"PREDICTIONS_TOPIC": "preds-v2", "ADMIN_TOKEN": "s3cret"})
+    settings = settings_of(environment(overridden["services"]["worker"]), monkeypatch)
+    assert settings.predictions_topic == "preds-v2"
+    assert settings.admin_token is not None
+    assert settings.admin_token.get_secret_value() == "s3cret"
+
+
+# --- wiring: who reaches whom ------------------------------------------------------------
+
+
+def test_the_worker_reaches_kafka_redis_and_mlflow_where_they_listen(
+    services: dict[str, dict[str, Any]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = settings_of(environment(services["worker"]), monkeypatch)
+
+    (bootstrap,) = settings.kafka_bootstrap_servers.split(",")
+    broker = parse_host_port(bootstrap, 9092)
+    assert broker.host in services
+    # Kafka answers a bootstrap with the advertised address of the listener it came in on:
+    # that address must be the one the worker can reach.
+    kafka = services[broker.host]
+    (listener,) = [
+        name
+        for name, (_, port) in kafka_listeners(kafka, "KAFKA_LISTENERS").items()
+        if port == broker.port
+    ]
+    assert kafka_listeners(kafka, "KAFKA_ADVERTISED_LISTENERS")[listener] == (
+        broker.host,
+        broker.port,
+    )
+
+    redis = urlsplit(settings.redis_url.get_secret_value())
+    assert redis.hostname in services
+    assert redis.port in {target for _, _, target in published_ports(services[redis.hostname])}
+
+    mlflow = urlsplit(settings.mlflow_tracking_uri)
+    assert mlflow.hostname in services
+    server = argv(services[mlflow.hostname]["command"])
+    assert f"--port={mlflow.port}" in server
+    allowed = next(a for a in server if a.startswith("--allowed-hosts=")).split("=", 1)[1]
+    assert mlflow.netloc in allowed.split(","), "MLflow would refuse the worker's Host header"
+
+
+def test_host_clients_on_default_settings_reach_the_containers(
+    services: dict[str, dict[str, Any]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    defaults = settings_of({}, monkeypatch)
+    published = {
+        name: {published for _, published, _ in published_ports(service)}
+        for name, service in services.items()
+    }
+
+    (bootstrap,) = defaults.kafka_bootstrap_servers.split(",")
+    broker = parse_host_port(bootstrap, 9092)
+    assert broker.port in published["kafka"]
+    advertised = kafka_listeners(services["kafka"], "KAFKA_ADVERTISED_LISTENERS").values()
+    assert (broker.host, broker.port) in advertised
+
+    redis = urlsplit(defaults.redis_url.get_secret_value())
+    assert redis.port in published["redis"]
+    # The worker's own port, published where `curl localhost:<WEB_PORT>/ready` finds it.
+    worker = settings_of(environment(services["worker"]), monkeypatch)
+    assert worker.web_port == defaults.web_port
+    assert (worker.web_port, worker.web_port) in {
+        (published, target) for _, published, target in published_ports(services["worker"])
+    }
+
+
+def test_published_ports_are_loopback_only(services: dict[str, dict[str, Any]]) -> None:
+    # A development stack without authentication: nothing on the machine's other interfaces.
+    for name, service in services.items():
+        for host_ip, published, _ in published_ports(service):
+            assert host_ip == "127.0.0.1", f"{name} publishes {published} on {host_ip or 'all'}"
+
+
+def test_the_worker_starts_after_healthy_dependencies_and_is_probed_on_its_port(
+    services: dict[str, dict[str, Any]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    worker = services["worker"]
+    for dependency, rule in worker["depends_on"].items():
+        assert rule["condition"] == "service_healthy", dependency
+        assert services[dependency]["healthcheck"]["test"], f"{dependency} has no healthcheck"
+    settings = settings_of(environment(worker), monkeypatch)
+    probe = " ".join(argv(worker["healthcheck"]["test"]))
+    urls = re.findall(r"https?://[^'\"\s]+", probe)
+    assert urls, probe
+    assert all(urlsplit(url).port == settings.web_port for url in urls), probe
+
+
+def test_the_trainer_writes_the_features_and_model_the_worker_reads(
+    services: dict[str, dict[str, Any]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    trainer, worker = services["trainer"], services["worker"]
+    args = models_parser().parse_args(argv(trainer["command"])[3:])
+    assert args.command == "train"
+    volume, read_only = mounts(trainer)[str(args.features_dir)]
+    assert not read_only
+    served = settings_of(environment(worker), monkeypatch)
+    assert mounts(worker)[str(served.features_dir)] == (volume, True)
+    trained = settings_of(environment(trainer), monkeypatch)
+    assert (trained.mlflow_tracking_uri, trained.model_name, trained.model_alias) == (
+        served.mlflow_tracking_uri,
+        served.model_name,
+        served.model_alias,
+    )
+
+
+# --- the image --------------------------------------------------------------------------
+
+
+def dockerfile(instruction: str) -> list[str]:
+    """The arguments of every ``instruction`` in the Dockerfile, continuations joined."""
+    text = re.sub(r"\\\n", " ", DOCKERFILE.read_text())
+    found = []
+    for line in text.splitlines():
+        keyword, _, rest = line.strip().partition(" ")
+        if keyword.upper() == instruction:
+            found.append(rest.strip())
+    return found
+
+
+def test_the_base_image_python_satisfies_requires_python() -> None:
+    (base,) = dockerfile("FROM")
+    version = re.fullmatch(r"python:(\d+\.\d+)[-\w.]*", base)
+    assert version, f"not an official python image: {base}"
+    requires = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["requires-python"]
+    assert version[1] in SpecifierSet(requires)
+
+
+def image_commands(services: dict[str, dict[str, Any]]) -> dict[str, list[str]]:
+    (cmd,) = dockerfile("CMD")
+    assert not dockerfile("ENTRYPOINT"), "an ENTRYPOINT would prefix the command"
+    return {
+        "Dockerfile CMD": json.loads(cmd),
+        "compose worker": argv(services["worker"]["command"]),
+    }
+
+
+def test_the_image_command_is_the_worker_command(services: dict[str, dict[str, Any]]) -> None:
+    for where, command in image_commands(services).items():
+        assert command[:3] == ["python", "-m", "streams"], where
+        assert streams_parser().parse_args(command[3:]).command == "worker", where
+
+
+def closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_the_image_command_runs_the_worker_from_only_the_copied_files(
+    services: dict[str, dict[str, Any]], tmp_path: Path
+) -> None:
+    """Each distinct command, run as the image runs it: from WORKDIR, with only what the
+    Dockerfile COPYs there and the installed dependencies (``-S`` keeps this checkout's
+    editable install, and so ``devstack/``, out). It gets as far as the worker's first
+    contact with Kafka, refused in one line, which shows every import on the way resolved."""
+    app = tmp_path / "app"
+    app.mkdir()
+    for copy_args in dockerfile("COPY"):
+        *sources, destination = copy_args.split()
+        for source in sources:
+            target = (
+                app / destination / Path(source).name
+                if destination.endswith("/")
+                else (app / destination)
+            )
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.symlink_to(ROOT / source)
+    broker = f"127.0.0.1:{closed_port()}"
+    env = {k: v for k, v in os.environ.items() if k not in SETTING_NAMES and k != "PYTHONPATH"}
+    env |= {
+        "PYTHONPATH": sysconfig.get_paths()["purelib"],
+        "KAFKA_BOOTSTRAP_SERVERS": broker,
+        "KAFKA_STARTUP_TIMEOUT_SECONDS": "1",
+        "STATE_DIR": str(tmp_path / "state"),
+        "FEATURES_DIR": str(tmp_path / "features"),
+    }
+    for command in {tuple(c) for c in image_commands(services).values()}:
+        result = subprocess.run(
+            [sys.executable, "-S", *command[1:]],
+            cwd=app,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert result.returncode == 2, result.stderr
+        assert result.stderr.startswith("error: kafka:"), result.stderr
+        assert broker in result.stderr
+
+
+# --- a Compose CLI, when there is one ----------------------------------------------------
+
+
+def compose_cli() -> list[str]:
+    """``docker compose`` (v2) when the plugin answers, else ``docker-compose``."""
+    docker = find_tool("docker")
+    if docker is not None:
+        probe = subprocess.run(
+            [docker, "compose", "version"], capture_output=True, timeout=30, check=False
+        )
+        if probe.returncode == 0:
+            return [docker, "compose"]
+    return [require_tool("docker-compose")]
+
+
+def test_a_compose_cli_resolves_the_file_as_this_test_does() -> None:
+    # Drop the variables the file reads, so it is the file's own defaults that are compared.
+    env = {k: v for k, v in os.environ.items() if k not in SETTING_NAMES}
+    env.pop("COMPOSE_PROFILES", None)
+    result = subprocess.run(
+        [*compose_cli(), "-f", str(COMPOSE_FILE), "--profile", "train", "config"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        cwd=ROOT,
+        env=env,
+    )
     assert result.returncode == 0, result.stderr
-    assert set(result.stdout.split()) >= CORE_SERVICES
-
-
-def test_services(config: dict[str, Any]) -> None:
-    assert set(config["services"]) == CORE_SERVICES | {"trainer"}
-
-
-def test_worker_environment_names_every_contract_variable(config: dict[str, Any]) -> None:
-    missing = CONTRACT_VARIABLES - set(environment(config["services"]["worker"]))
-    assert not missing, f"worker environment lacks {sorted(missing)}"
-
-
-def test_worker_environment_is_only_real_settings(config: dict[str, Any]) -> None:
-    # A typo (PREDICTION_TOPIC) would be ignored silently by the settings object.
-    known = {name.upper() for name in Settings.model_fields}
-    unknown = set(environment(config["services"]["worker"])) - known
-    assert not unknown, f"not settings of streams.settings.Settings: {sorted(unknown)}"
-
-
-def test_worker_defaults_reach_the_other_containers(config: dict[str, Any]) -> None:
-    env = environment(config["services"]["worker"])
-    assert env["KAFKA_BOOTSTRAP_SERVERS"] == "kafka:19092"
-    assert env["REDIS_URL"] == "redis://redis:6379/0"
-    assert env["MLFLOW_TRACKING_URI"] == "http://mlflow:5000"
-    assert env["WEB_HOST"] == "0.0.0.0"
-    assert (env["MODEL_NAME"], env["MODEL_ALIAS"], env["WEB_PORT"]) == (
-        "soccer_clf", "champion", "6066",
-    )  # fmt: skip
-    topics = [env[f"{t}_TOPIC"] for t in ("LIVESCORES", "MATCH_REQUESTS", "PREDICTIONS")]
-    assert [*topics, env["PREDICTIONS_DLQ_TOPIC"]] == [
-        "livescores", "match-requests", "predictions", "predictions-dlq",
-    ]  # fmt: skip
-    assert env["ADMIN_TOKEN"] == ""  # unset means reload is off
-
-
-def test_user_environment_overrides_token_and_topics() -> None:
-    config = resolved({"ADMIN_TOKEN": "s3cret", "PREDICTIONS_TOPIC": "preds-v2"})
-    env = environment(config["services"]["worker"])
-    assert (env["ADMIN_TOKEN"], env["PREDICTIONS_TOPIC"]) == ("s3cret", "preds-v2")
-
-
-def test_worker_waits_for_healthy_dependencies(config: dict[str, Any]) -> None:
-    depends_on = config["services"]["worker"]["depends_on"]
-    assert {name: dep["condition"] for name, dep in depends_on.items()} == {
-        "kafka": "service_healthy", "redis": "service_healthy", "mlflow": "service_healthy",
-    }  # fmt: skip
-    for name in ("kafka", "redis", "mlflow", "worker"):
-        assert config["services"][name]["healthcheck"]["test"], name
-
-
-def test_published_ports_are_loopback_only(config: dict[str, Any]) -> None:
-    services = config["services"]
-    assert published_ports(services["worker"]) == {("127.0.0.1", 6066, 6066)}
-    assert published_ports(services["kafka"]) == {("127.0.0.1", 9092, 9092)}
-    for service in services.values():
-        for host_ip, _, _ in published_ports(service):
-            assert host_ip == "127.0.0.1"
-
-
-def test_kafka_is_single_node_kraft_with_two_listeners(config: dict[str, Any]) -> None:
-    kafka = config["services"]["kafka"]
-    assert kafka["image"].startswith("apache/kafka:4.1.")
-    env = environment(kafka)
-    assert env["KAFKA_PROCESS_ROLES"] == "broker,controller"
-    advertised = env["KAFKA_ADVERTISED_LISTENERS"].split(",")
-    assert "PLAINTEXT://kafka:19092" in advertised
-    assert "HOST://localhost:9092" in advertised
-
-
-def test_mlflow_serves_artifacts_from_sqlite(config: dict[str, Any]) -> None:
-    command = command_of(config["services"]["mlflow"])
-    assert command[:2] == ["mlflow", "server"]
-    assert "--serve-artifacts" in command
-    assert any(arg.startswith("--backend-store-uri=sqlite:") for arg in command)
-    hosts = next(a for a in command if a.startswith("--allowed-hosts="))
-    assert "mlflow:5000" in hosts.split("=", 1)[1].split(",")
-
-
-def test_trainer_is_a_one_shot_writing_the_workers_features(config: dict[str, Any]) -> None:
-    trainer, worker = config["services"]["trainer"], config["services"]["worker"]
-    assert trainer["profiles"] == ["train"]
-    assert command_of(trainer) == [
-        "python", "-m", "models", "train", "--synthetic", "3000", "--features-dir", "/features",
-    ]  # fmt: skip
-    assert environment(trainer)["MLFLOW_TRACKING_URI"] == "http://mlflow:5000"
-    assert mounts(trainer)["/features"] == ("features", False)
-    assert mounts(worker)["/features"] == ("features", True)
-    assert command_of(worker) == ["python", "-m", "streams", "worker"]
-
-
-# --- Dockerfile and .dockerignore (no tool needed) -------------------------------------
-
-
-def test_dockerfile_builds_the_project_on_python_311() -> None:
-    lines = [ln.strip() for ln in (ROOT / "Dockerfile").read_text().splitlines()]
-    instructions = [ln for ln in lines if ln and not ln.startswith("#")]
-    assert instructions[0] == "FROM python:3.11-slim"
-    assert any(ln.startswith("RUN pip install .") for ln in instructions)
-    assert instructions[-1] == 'CMD ["python", "-m", "streams", "worker"]'
-    copied = {ln.split()[1] for ln in instructions if ln.startswith("COPY ")}
-    for package in ("schemas", "streams", "models"):
-        assert package in copied, package
-
-
-def test_dockerignore_keeps_local_state_out_of_the_context() -> None:
-    ignored = set((ROOT / ".dockerignore").read_text().split())
-    assert {".venv", ".state", ".git"} <= ignored
+    resolved = yaml.safe_load(result.stdout)["services"]
+    ours = compose_model()["services"]
+    assert set(resolved) == set(ours)
+    for name in ours:
+        assert environment(resolved[name]) == environment(ours[name]), name
