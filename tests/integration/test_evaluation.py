@@ -20,10 +20,11 @@ import pandas as pd
 import pytest
 import redis.asyncio as aioredis
 from aiokafka import AIOKafkaProducer
+from playwright.async_api import Page
 from prometheus_client.parser import text_string_to_metric_families
 
 from devstack.supervisor import free_port
-from devstack.worker import REPO, WorkerProcess, http_get
+from devstack.worker import WorkerProcess, http_get
 from models import registry
 from models.paired import paired_difference
 from models.scoring import forecast_scores
@@ -31,7 +32,7 @@ from schemas import OUTCOMES, phase_of
 from schemas.features import MATCHES_FILE
 from streams.read_models.scoring import outcome_of
 from streams.settings import Settings
-from tests.browser import Page, chromium_path, open_page
+from tests.browser import chromium_path, open_page, screenshot, wait_for_text
 from tests.harness import collect, produce
 from tests.integration.conftest import TrainedRegistry
 from tests.integration.registry_versions import sabotaged_version
@@ -39,7 +40,6 @@ from tests.integration.test_pipeline_e2e import livescore, request
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
 NAME = "soccer_clf"
-ARTIFACTS = REPO / "test-artifacts"
 #: The in-play states each test match passes through before it finishes.
 LIVE_MINUTES = (10, 40, 70)
 
@@ -191,28 +191,37 @@ def offline_scores(
     return out
 
 
-#: The quality panel's boxes as the browser lays them out: its card, each table, the chart.
-QUALITY_BOXES = """Object.fromEntries(
-  [["card", "#quality"], ["scores", "#scores"], ["comparisons", "#comparisons"],
-   ["chart", "#quality figure"]].map(([name, selector]) => {
-    const b = document.querySelector(selector).getBoundingClientRect();
-    return [name, {left: b.left, top: b.top, right: b.right, bottom: b.bottom}];
-  }))"""
-#: The titles of the status page's cards whose content is wider than they are.
-OVERFLOWING_CARDS = """[...document.querySelectorAll(".card")]
+#: The quality panel's parts whose boxes the layout check compares: its card, each table,
+#: the chart.
+QUALITY_PARTS = {
+    "card": "#quality",
+    "scores": "#scores",
+    "comparisons": "#comparisons",
+    "chart": "#quality figure",
+}
+#: Of the status page's cards, the titles of those whose content is wider than they are.
+OVERFLOWING_CARDS = """(cards) => cards
   .filter((card) => card.scrollWidth > card.clientWidth)
   .map((card) => card.querySelector("h2").textContent.trim())"""
+
+
+async def box(page: Page, selector: str) -> dict[str, float]:
+    """The edges of ``selector``'s box as the browser lays it out, in CSS pixels."""
+    b = await page.locator(selector).bounding_box()
+    assert b is not None, f"{selector} is not laid out"
+    right, bottom = b["x"] + b["width"], b["y"] + b["height"]
+    return {"left": b["x"], "top": b["y"], "right": right, "bottom": bottom}
 
 
 async def check_status_page_layout(page: Page, width: int, chart_beside: bool) -> None:
     """At ``width``, every card holds its content, and no table of the quality panel runs
     under the calibration chart; the chart stands beside the tables, or under them in a
     narrow window."""
-    await page.resize(width, 1000)
-    await page.screenshot(ARTIFACTS / f"status_page_model_quality_{width}.png")
-    overflowing = await page.evaluate(OVERFLOWING_CARDS)
+    await page.set_viewport_size({"width": width, "height": 1000})
+    await screenshot(page, f"status_page_model_quality_{width}.png")
+    overflowing = await page.locator(".card").evaluate_all(OVERFLOWING_CARDS)
     assert overflowing == [], (width, overflowing)
-    boxes = await page.evaluate(QUALITY_BOXES)
+    boxes = {name: await box(page, selector) for name, selector in QUALITY_PARTS.items()}
     card, chart = boxes["card"], boxes["chart"]
     assert card["left"] <= chart["left"] and chart["right"] <= card["right"], (width, boxes)
     for name in ("scores", "comparisons"):
@@ -239,7 +248,7 @@ async def test_live_scores_equal_offline_scores_and_survive_a_restart(
     aliases: Callable[..., None],
     tmp_path: Path,
 ) -> None:
-    assert chromium_path(), "chromium is missing (scripts/bootstrap.sh installs it)"
+    chromium_path()  # before the replay: without a browser, fail at once
     aliases(challenger=versions["mirror"])
     results = real_results(trained_registry, 24)
     worker = launch(worker_settings, tmp_path / "w1.log", shadow_wait_seconds=2.0)
@@ -295,13 +304,13 @@ async def test_live_scores_equal_offline_scores_and_survive_a_restart(
     again = launch(worker_settings, tmp_path / "w2.log")
     try:
         wait_for("the rebuilt scores", lambda: served_scores(model_body(again)) == served)
-        async with open_page(f"{again.base_url}/", tmp_path / "profile") as page:
-            text = await page.wait_for_text("MODEL QUALITY, LIVE", f"v{versions['mirror']}")
-            lines = await page.evaluate("document.querySelectorAll('#calibration polyline').length")
-            await page.screenshot(ARTIFACTS / "status_page_model_quality.png")
+        async with open_page(f"{again.base_url}/") as (page, problems):
+            text = await wait_for_text(page, "MODEL QUALITY, LIVE", f"v{versions['mirror']}")
+            lines = await page.locator("#calibration polyline").count()
+            await screenshot(page, "status_page_model_quality.png")
             for width, chart_beside in ((1280, True), (800, False)):
                 await check_status_page_layout(page, width, chart_beside)
-            assert page.problems == [], page.problems
+            assert problems == [], problems
         assert lines == 2, "one calibration line per scored version"
         assert "challenger" in text
     finally:

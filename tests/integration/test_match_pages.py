@@ -11,11 +11,12 @@ from typing import Any
 
 import pytest
 import redis.asyncio as aioredis
+from playwright.async_api import Page, expect
 
 from devstack.supervisor import free_port
-from devstack.worker import REPO, WorkerProcess, http_get
+from devstack.worker import WorkerProcess, http_get
 from streams.settings import Settings
-from tests.browser import Page, chromium_path, open_page
+from tests.browser import chromium_path, open_page, screenshot, wait_for_text
 from tests.conftest import RunningStack, topics_deleted_after
 from tests.harness import collect, produce
 from tests.integration.conftest import TrainedRegistry
@@ -23,7 +24,6 @@ from tests.integration.module_worker import module_settings
 from tests.integration.test_pipeline_e2e import livescore, request
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
-ARTIFACTS = REPO / "test-artifacts"
 #: Not in the feature tables: the events name the teams.
 MATCH = "wc-final"
 HOME, AWAY = "Argentina", "France"
@@ -94,13 +94,9 @@ def match_json(worker: WorkerProcess, match_id: str) -> dict[str, Any]:
 
 async def chart_points(page: Page, count: int, timeout: float = 15.0) -> list[dict[str, str]]:
     """The chart's points once it has ``count`` of them (the page redraws every 2 s)."""
-    expression = "[...document.querySelectorAll('#chart .point')].map(g => ({...g.dataset}))"
-    points: list[dict[str, str]] = []
-    async with asyncio.timeout(timeout):
-        while len(points) != count:
-            await asyncio.sleep(0.25)
-            points = await page.evaluate(expression) or []
-    return points
+    points = page.locator("#chart .point")
+    await expect(points).to_have_count(count, timeout=timeout * 1000)
+    return list(await points.evaluate_all("points => points.map(g => ({...g.dataset}))"))
 
 
 def same_prediction(point: dict[str, str], stored: dict[str, Any]) -> bool:
@@ -115,9 +111,9 @@ def same_prediction(point: dict[str, str], stored: dict[str, Any]) -> bool:
 
 
 async def test_a_replayed_match_in_headless_chromium(
-    pages_worker: WorkerProcess, pages_settings: Settings, tmp_path: Path
+    pages_worker: WorkerProcess, pages_settings: Settings
 ) -> None:
-    assert chromium_path(), "chromium is missing (scripts/bootstrap.sh installs it)"
+    chromium_path()  # before the replay: without a browser, fail at once
     pre_match = request(MATCH, "pre", **TEAMS)
     xss = request(XSS_MATCH, "xss", home_team=XSS_HOME, away_team=XSS_AWAY)
     await produce(pages_settings, pages_settings.match_requests_topic, [pre_match, xss])
@@ -126,23 +122,24 @@ async def test_a_replayed_match_in_headless_chromium(
     await produce(pages_settings, pages_settings.livescores_topic, events(FIRST_HALF, 0))
     await predictions_of(pages_settings, MATCH, 1 + len(FIRST_HALF))
 
-    async with open_page(f"{pages_worker.base_url}/matches", tmp_path / "list") as page:
-        await page.wait_for_text(f"{HOME} v {AWAY}", "2-0", "halftime", f"{XSS_HOME} v {XSS_AWAY}")
-        sparkline = await page.evaluate("document.querySelectorAll('#matches svg polyline').length")
+    async with open_page(f"{pages_worker.base_url}/matches") as (page, problems):
+        needles = (f"{HOME} v {AWAY}", "2-0", "halftime", f"{XSS_HOME} v {XSS_AWAY}")
+        await wait_for_text(page, *needles)
+        sparkline = await page.locator("#matches svg polyline").count()
         markup = await page.evaluate(MARKUP)
-        await page.screenshot(ARTIFACTS / "match_list.png")
-        assert page.problems == [], page.problems
+        await screenshot(page, "match_list.png")
+        assert problems == [], problems
     assert sparkline == 6, "one line per outcome, per match"
     assert markup == 0, "team names are text, never markup"
-    async with open_page(f"{pages_worker.base_url}/matches/{XSS_MATCH}", tmp_path / "x") as page:
-        await page.wait_for_text(f"{XSS_HOME} v {XSS_AWAY}")
-        title, markup = await page.evaluate(f"[document.title, {MARKUP}]")
-        assert page.problems == [], page.problems
+    async with open_page(f"{pages_worker.base_url}/matches/{XSS_MATCH}") as (page, problems):
+        await wait_for_text(page, f"{XSS_HOME} v {XSS_AWAY}")
+        title, markup = await page.title(), await page.evaluate(MARKUP)
+        assert problems == [], problems
     assert title.startswith(XSS_HOME) and markup == 0, "team names are text, never markup"
 
     url = f"{pages_worker.base_url}/matches/{MATCH}"
-    async with open_page(url, tmp_path / "match") as page:
-        await page.wait_for_text(f"{HOME} v {AWAY}", "2 \u2013 0", "(model v")
+    async with open_page(url) as (page, problems):
+        await wait_for_text(page, f"{HOME} v {AWAY}", "2 \u2013 0", "(model v")
         points = await chart_points(page, 1 + len(FIRST_HALF))
         assert same_prediction(points[-1], await redis_value(pages_settings, MATCH))
         # The second half arrives while the page is open: it redraws by itself.
@@ -155,12 +152,12 @@ async def test_a_replayed_match_in_headless_chromium(
         points = await chart_points(page, len(published))
         assert same_prediction(points[-1], await redis_value(pages_settings, MATCH))
         assert [p["kind"] for p in points][:2] == ["pre-match", "livescore"]
-        marks = await page.evaluate(
-            "[document.querySelectorAll('#chart circle.ball').length,"
-            " document.querySelectorAll('#chart rect.red').length]"
-        )
-        await page.screenshot(ARTIFACTS / "match_page.png")
-        assert page.problems == [], page.problems
+        marks = [
+            await page.locator("#chart circle.ball").count(),
+            await page.locator("#chart rect.red").count(),
+        ]
+        await screenshot(page, "match_page.png")
+        assert problems == [], problems
     assert marks == [4, 1], "four goals and a red card marked"
 
     data = match_json(pages_worker, MATCH)
@@ -259,9 +256,9 @@ async def test_a_match_page_on_a_worker_that_does_not_own_it(
         stranger = next(
             w for w, ids in zip((pages_worker, second), listed, strict=True) if MATCH not in ids
         )
-        async with open_page(f"{stranger.base_url}/matches/{MATCH}", tmp_path / "p") as page:
+        async with open_page(f"{stranger.base_url}/matches/{MATCH}") as (page, problems):
             await chart_points(page, len(alone[MATCH]["points"]))
-            assert page.problems == [], page.problems
+            assert problems == [], problems
     finally:
         second.stop()
 
@@ -278,10 +275,10 @@ async def test_the_chart_survives_a_restart(
     try:
         restarted.wait_ready()
         after = match_json(restarted, MATCH)
-        async with open_page(f"{restarted.base_url}/matches/{MATCH}", tmp_path / "p") as page:
+        async with open_page(f"{restarted.base_url}/matches/{MATCH}") as (page, problems):
             points = await chart_points(page, len(before["points"]))
-            await page.screenshot(ARTIFACTS / "match_page_restarted.png")
-            assert page.problems == [], page.problems
+            await screenshot(page, "match_page_restarted.png")
+            assert problems == [], problems
     finally:
         restarted.stop()
     assert after["points"] == before["points"], "rebuilt from the changelog, point for point"

@@ -13,12 +13,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from playwright.async_api import expect
 from prometheus_client.parser import text_string_to_metric_families
 
-from devstack.worker import REPO, WorkerProcess, http_get
+from devstack.worker import WorkerProcess, http_get
 from models import registry
 from streams.settings import Settings
-from tests.browser import chromium_path, open_page
+from tests.browser import chromium_path, open_page, screenshot, wait_for_text
 from tests.conftest import RunningStack, topics_deleted_after
 from tests.harness import collect, produce
 from tests.integration.conftest import TrainedRegistry
@@ -27,7 +28,6 @@ from tests.integration.test_pipeline_e2e import by_request, livescore, request
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
 TOKEN = "op-token-åäö-42"  # non-ASCII on purpose: the comparison must be on bytes
-ARTIFACTS = REPO / "test-artifacts"
 
 
 @pytest.fixture(scope="module")
@@ -177,9 +177,8 @@ async def test_status_page_in_headless_chromium(
     ops_worker: WorkerProcess,
     ops_settings: Settings,
     trained_registry: TrainedRegistry,
-    tmp_path: Path,
 ) -> None:
-    assert chromium_path(), "chromium is missing (scripts/bootstrap.sh installs it)"
+    chromium_path()  # before the request: without a browser, fail at once
     match_id = trained_registry.match_ids()[-2]
     await produce(ops_settings, ops_settings.match_requests_topic, [request(match_id, "page-req")])
     await collect(
@@ -189,11 +188,17 @@ async def test_status_page_in_headless_chromium(
         timeout=30,
     )
     version = json.loads(http_get(f"{ops_worker.base_url}/model")[1])["version"]
-    async with open_page(f"{ops_worker.base_url}/", tmp_path / "profile") as page:
-        text = await page.wait_for_text(f"soccer_clf v{version}", match_id, "request page-req")
-        await asyncio.sleep(2.5)  # one more refresh cycle: it must stay clean too
-        shot = await page.screenshot(ARTIFACTS / "status_page.png")
-        assert page.problems == [], page.problems
+    async with open_page(f"{ops_worker.base_url}/") as (page, problems):
+        text = await wait_for_text(page, f"soccer_clf v{version}", match_id, "request page-req")
+        # One more refresh must stay clean too. The page asks for status.json again only
+        # once it has drawn the last answer, so two more requests prove one more drawing.
+        for _ in range(2):
+            async with page.expect_request(lambda r: r.url.endswith("/status.json")):
+                pass
+        # A drawing that throws is caught by the page, which then shows "status unavailable".
+        await expect(page.locator("#health")).to_have_text("all systems ok")
+        shot = await screenshot(page, "status_page.png")
+        assert problems == [], problems
     assert "all systems ok" in text
     assert ops_settings.livescores_topic in text  # throughput and lag rows name the topics
     assert shot.stat().st_size > 10_000
@@ -232,7 +237,7 @@ HOSTILE = '<img src=x onerror="window.__xss=1">'
 
 
 async def test_status_page_shows_hostile_names_as_text(
-    ops_worker: WorkerProcess, ops_settings: Settings, tmp_path: Path
+    ops_worker: WorkerProcess, ops_settings: Settings
 ) -> None:
     """A match id and team names that are HTML: the page shows them as text, runs nothing
     of them, and every response carries the hardening headers."""
@@ -245,11 +250,11 @@ async def test_status_page_shows_hostile_names_as_text(
         lambda rs: any(r["match_id"] == match_id for r in rs),
         timeout=30,
     )
-    async with open_page(f"{ops_worker.base_url}/", tmp_path / "profile") as page:
-        await page.wait_for_text(HOSTILE)
+    async with open_page(f"{ops_worker.base_url}/") as (page, problems):
+        await wait_for_text(page, HOSTILE)
         assert await page.evaluate("window.__xss === undefined")
-        assert await page.evaluate("document.querySelectorAll('img[src=x]').length") == 0
-        assert page.problems == [], page.problems
+        assert await page.locator("img[src=x]").count() == 0
+        assert problems == [], problems
     for path in ("/", "/status.json", "/ready", "/metrics"):
         response = await asyncio.to_thread(
             urllib.request.urlopen, f"{ops_worker.base_url}{path}", timeout=10
