@@ -18,7 +18,9 @@ class SeekingConsumer:
 
     def __init__(self) -> None:
         self.calls: list[str] = []
+        self.fetch_sent = asyncio.Event()
         self.fetch_returns = asyncio.Event()
+        self.flow_stopped = asyncio.Event()
         self._thread = SimpleNamespace(getmany=self._thread_getmany)
         self.flow_active = True
         self._read_offset: dict[TP, int | None] = {TP("in", 0): 180}
@@ -27,6 +29,7 @@ class SeekingConsumer:
     def stop_flow(self) -> None:
         self.calls.append("stop_flow")
         self.flow_active = False
+        self.flow_stopped.set()
 
     async def seek_to_committed(self) -> dict[TP, int]:
         self.calls.append(f"seek(flow_active={self.flow_active})")
@@ -34,6 +37,7 @@ class SeekingConsumer:
 
     async def _thread_getmany(self, active_partitions: object, timeout: float) -> dict:
         self.calls.append("fetch sent")
+        self.fetch_sent.set()
         await self.fetch_returns.wait()
         self.calls.append("fetch landed")
         return {}
@@ -54,9 +58,11 @@ async def test_seek_waits_for_a_fetch_in_flight_to_land() -> None:
     faust_patches.apply_faust_patches()
     consumer = SeekingConsumer()
     fetch = asyncio.create_task(ThreadDelegateConsumer._getmany(consumer, set(), 1.0))  # type: ignore[arg-type]
-    await asyncio.sleep(0)
+    await consumer.fetch_sent.wait()
     seek = asyncio.create_task(Consumer.perform_seek(consumer))  # type: ignore[arg-type]
-    await asyncio.sleep(0.05)
+    # A seek that did not wait would have run by the time the flow's stop wakes us: it has
+    # nothing to wait on in between.
+    await consumer.flow_stopped.wait()
     assert consumer.calls == ["fetch sent", "stop_flow"], "no seek while records are coming"
 
     consumer.fetch_returns.set()

@@ -48,20 +48,37 @@ def values(events: list[Any]) -> list[bytes]:
     return [e.value for e in events]
 
 
+class InFlight(asyncio.Future[None]):
+    """Work in flight that tells when a take begins to wait beside it (a take that waits
+    for it asks to be woken when it is done)."""
+
+    def __init__(self) -> None:
+        super().__init__(loop=asyncio.get_running_loop())
+        self.watched = asyncio.Event()
+
+    def add_done_callback(self, fn: Any, *, context: Any = None) -> None:
+        super().add_done_callback(fn, context=context)
+        self.watched.set()
+
+
 async def test_what_has_arrived_is_one_batch_of_at_most_max() -> None:
-    async with agent_with_take(3) as (agent, steps):
+    told: list[int] = []
+    full = asyncio.Event()
 
-        async def put_five() -> None:
-            for i in range(5):
-                await agent.put(str(i).encode())
+    def buffered(count: int) -> None:
+        told.append(count)
+        if count == 3:
+            full.set()
 
-        # Delivery of the fourth waits until the first batch is taken: never more than 3.
-        putting = asyncio.create_task(put_five())
-        await asyncio.sleep(0.2)
-        assert not putting.done()
+    async with agent_with_take(3, buffered) as (agent, steps):
+        # Queued at once: the delivery runs ahead as far as the take lets it.
+        for i in range(5):
+            await agent.put(str(i).encode(), wait=False)
+        await asyncio.wait_for(full.wait(), 5)
         assert values(await run(steps, lambda take: take.next())) == [b"0", b"1", b"2"]
-        await asyncio.wait_for(putting, 5)
         assert values(await run(steps, lambda take: take.next())) == [b"3", b"4"]
+        # The fourth arrived only once the first batch was taken: never more than 3 waiting.
+        assert told == [1, 2, 3, 0, 1, 2, 0]
 
 
 async def test_a_lone_event_goes_at_once_unless_work_is_in_flight() -> None:
@@ -69,11 +86,11 @@ async def test_a_lone_event_goes_at_once_unless_work_is_in_flight() -> None:
         await agent.put(b"quiet")
         assert values(await run(steps, lambda take: take.next(), timeout=1.0)) == [b"quiet"]
 
-        in_flight: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        in_flight = InFlight()
         await agent.put(b"while-busy")
         answer: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         await steps.put((lambda take: take.next(in_flight), answer))
-        await asyncio.sleep(0.2)
+        await asyncio.wait_for(in_flight.watched.wait(), 5)
         assert not answer.done(), "with work in flight a batch that is not full waits"
         await agent.put(b"more")
         in_flight.set_result(None)

@@ -73,7 +73,8 @@ async def test_a_slow_challenger_costs_at_most_the_budget_then_is_skipped_while_
     runner = ShadowRunner(metrics, wait_seconds=0.05)
     models = {"challenger": challenger("4", slow)}
     started = time.perf_counter()
-    assert await runner.finish(runner.begin(models, FRAME)) == []
+    [first] = runner.begin(models, FRAME)
+    assert await runner.finish([first]) == []
     assert time.perf_counter() - started < 1.0, "the batch waited past the budget"
     assert skipped(metrics, "4", "late") == 1
 
@@ -81,7 +82,7 @@ async def test_a_slow_challenger_costs_at_most_the_budget_then_is_skipped_while_
     assert runner.begin(models, FRAME) == []
     assert skipped(metrics, "4", "busy") == 1 and slow.calls == 1
     release.set()
-    await asyncio.sleep(0.05)
+    await asyncio.wrap_future(first.future)  # the late predict has finished
     assert len(runner.begin(models, FRAME)) == 1, "free again once it finished"
     await runner.on_stop()
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 
 import numpy as np
 import pandas as pd
@@ -20,9 +21,15 @@ class Registry:
         self.down = False
         self.broken_versions: set[str] = set()
         self.loads: list[str] = []
+        self.refusals = 0
+        #: Set once a resolve was refused twice: a caller that tried again after a failure.
+        self.refused_twice = threading.Event()  # resolves run in threads
 
     def resolve(self, alias: str) -> ModelRef:
         if self.down:
+            self.refusals += 1
+            if self.refusals >= 2:
+                self.refused_twice.set()
             raise ConnectionError("registry unreachable")
         return ModelRef(name="soccer_clf", version=self.aliases[alias], alias=alias, run_id="r")
 
@@ -122,7 +129,7 @@ async def test_the_poller_retries_until_the_registry_answers_then_tells_listener
     models.on_swap.append(lambda model: swapped.append(model.ref.version))
     await models.start()
     try:
-        await asyncio.sleep(0.2)
+        assert await asyncio.to_thread(registry.refused_twice.wait, 5), "no retry"
         assert not models.ready.is_set() and swapped == []
         registry.down = False
         await asyncio.wait_for(models.ready.wait(), 2)
