@@ -1,10 +1,12 @@
 """The one rule for a test that needs an external program: :func:`require_tool`.
 
-A tool that ``scripts/bootstrap.sh`` installs is part of a working checkout, so its absence
-is a broken machine: the test fails and names the bootstrap. Docker is genuinely optional
-(the project runs, and is tested, without it; the compose file is also checked against the
-published Compose schema, which needs no tool), so a test that needs a Docker tool skips
-and says why. A tool in neither list is a mistake in the test, not on the machine.
+A tool that ``scripts/bootstrap.sh`` installs (helm, promtool, chromium) is part of a
+working checkout, so its absence is a broken machine: the test fails and names the
+bootstrap. Docker is genuinely optional (the project runs, and is tested, without it; the
+compose file is also checked against the published Compose schema, which needs no tool), so
+a test that needs a Docker tool skips and says why, even though the bootstrap installs
+Debian's ``docker-compose`` where it can. A tool in neither list is a mistake in the test,
+not on the machine.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import pytest
 BOOTSTRAPPED: dict[str, str] = {
     "helm": "builds it with `go install helm.sh/helm/v3/cmd/helm@...` into $(go env GOPATH)/bin",
     "promtool": "installs it with the Debian package `prometheus`",
+    "chromium": "installs it with the Debian package `chromium`",
 }
 #: Tools of the optional Docker setup (docker-compose.kafka.yml, Dockerfile).
 OPTIONAL: frozenset[str] = frozenset({"docker", "docker-compose"})
