@@ -1,7 +1,7 @@
 """The Helm chart (deploy/helm/soccerpredict): lint, render, validate, and what it promises.
 
 Needs the ``helm`` binary, which ``scripts/bootstrap.sh`` builds with ``go install``; a
-missing one fails these tests (it does not skip them). No Kafka, Redis or cluster is
+missing one fails these tests (``tests.tools.require_tool``). No Kafka, Redis or cluster is
 involved: ``helm template`` renders the manifests offline.
 
 How the rendered manifests are checked:
@@ -13,14 +13,13 @@ How the rendered manifests are checked:
   it raises ``SchemaNotFoundError``, which its command line prints as a warning and passes.
   Here that error fails the test, so nothing slips through unchecked.
 - **Custom resources** (KEDA's ScaledObject and TriggerAuthentication, keda.sh/v1alpha1;
-  the Prometheus Operator's ServiceMonitor, monitoring.coreos.com/v1) have no schema in
-  ``kubernetes-validate`` and their CRDs are not vendored here. They are checked against
-  ``CRD_SCHEMAS`` below: the part of each published CRD schema that the chart uses (KEDA
-  v2.20 CRDs and its Kafka scaler's parameter list, prometheus-operator v0.84), written
-  strict (any field the chart emits that is not listed is an error, as with ``kubectl
-  --validate=strict``), with ``metadata`` and label selectors resolved against the
-  Kubernetes definitions that ``kubernetes-validate`` ships. A new field in a template
-  needs its line here, checked against the CRD, which is the point.
+  the Prometheus Operator's ServiceMonitor and PrometheusRule, monitoring.coreos.com/v1)
+  are checked against the published CRDs vendored in ``tests/vendored/`` (versions and
+  sources in its README): each CRD's ``openAPIV3Schema`` as JSON Schema, strict like
+  ``kubectl --validate=strict``, with ``metadata`` resolved against the Kubernetes
+  ``ObjectMeta`` that ``kubernetes-validate`` ships. The CRD types a KEDA trigger's
+  metadata only as a map of strings, so its keys and values are also checked against the
+  parameters of KEDA's Kafka scaler, read from that scaler's vendored source.
 
 ``helm template`` is given ``--kube-version`` explicitly: a helm built by ``go install``
 lacks the release build's linker flags and would otherwise assume Kubernetes v1.20.
@@ -29,9 +28,10 @@ lacks the release build's linker flags and would otherwise assume Kubernetes v1.
 from __future__ import annotations
 
 import base64
+import copy
 import importlib.resources
 import json
-import shutil
+import re
 import subprocess
 from functools import cache
 from pathlib import Path
@@ -44,6 +44,7 @@ import referencing
 import yaml
 
 from streams.settings import Settings
+from tests.tools import require_tool
 
 ROOT = Path(__file__).resolve().parents[2]
 CHART = ROOT / "deploy" / "helm" / "soccerpredict"
@@ -126,263 +127,118 @@ VARIANTS["prometheus-rule"] = (
 
 BUILT_IN_KINDS = frozenset({"Deployment", "Service", "Job", "Secret", "PodDisruptionBudget"})
 
-K8S_DEFS = "https://kubernetes.io/api/_definitions.json#/$defs/"
-OBJECT_META = {"$ref": K8S_DEFS + "io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"}
-LABEL_SELECTOR = {"$ref": K8S_DEFS + "io.k8s.apimachinery.pkg.apis.meta.v1.LabelSelector"}
-STRING = {"type": "string"}
-DURATION = {  # prometheus-operator's Duration pattern
-    "type": "string",
-    "pattern": "^(0|"
-    + "".join(rf"(([0-9]+){unit})?" for unit in ("y", "w", "d", "h", "m", "s", "ms"))
-    + ")$",
+VENDORED = ROOT / "tests" / "vendored"
+#: Kind -> its published CRD (versions and sources: tests/vendored/README.md).
+CRD_FILES = {
+    "ScaledObject": VENDORED / "keda.sh_scaledobjects.yaml",
+    "TriggerAuthentication": VENDORED / "keda.sh_triggerauthentications.yaml",
+    "ServiceMonitor": VENDORED / "monitoring.coreos.com_servicemonitors.yaml",
+    "PrometheusRule": VENDORED / "monitoring.coreos.com_prometheusrules.yaml",
 }
-#: The Kafka scaler's trigger-metadata parameters (KEDA v2.20 pkg/scalers/kafka_scaler.go).
-KAFKA_TRIGGER_METADATA = {
-    "type": "object",
-    "required": ["bootstrapServers", "consumerGroup"],
-    "additionalProperties": False,
-    "properties": {
-        **{
-            name: STRING
-            for name in (
-                "bootstrapServers",
-                "consumerGroup",
-                "topic",
-                "partitionLimitation",
-                "version",
-                "saslTokenProvider",
-                "awsRegion",
-            )
-        },
-        **{
-            name: {"type": "string", "pattern": r"^[0-9]+$"}
-            for name in ("lagThreshold", "activationLagThreshold")
-        },
-        **{
-            name: {"enum": ["true", "false"]}
-            for name in (
-                "allowIdleConsumers",
-                "excludePersistentLag",
-                "scaleToZeroOnInvalidOffset",
-                "limitToPartitionsWithLag",
-                "ensureEvenDistributionOfPartitions",
-                "unsafeSsl",
-            )
-        },
-        "offsetResetPolicy": {"enum": ["latest", "earliest"]},
-        "tls": {"enum": ["enable", "disable"]},
-        "sasl": {"enum": ["none", "plaintext", "scram_sha256", "scram_sha512", "oauthbearer"]},
-    },
-}
+#: KEDA's Kafka scaler, whose struct tags list the trigger's parameters.
+KAFKA_SCALER = VENDORED / "kafka_scaler.go"
+
+K8S_DEFS = "https://kubernetes.io/api/_definitions.json"
+OBJECT_META = {"$ref": K8S_DEFS + "#/$defs/io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"}
 
 
-def _custom_resource(api_version: str, kind: str, spec: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "$schema": "https://json-schema.org/draft/2020-12/schema",
-        "$id": f"https://soccerpredict.test/crd/{kind.lower()}",
-        "type": "object",
-        "required": ["apiVersion", "kind", "metadata", "spec"],
-        "additionalProperties": False,
-        "properties": {
-            "apiVersion": {"const": api_version},
-            "kind": {"const": kind},
-            "metadata": OBJECT_META,
-            "spec": spec,
-        },
-    }
+def strict_json_schema(schema: dict[str, Any]) -> dict[str, Any]:
+    """A CRD's OpenAPI v3 schema as JSON Schema, applied as the API server applies it with
+    strict field validation (``kubectl --validate=strict``): an unknown field is an error
+    wherever the CRD lists the fields and does not say to keep unknown ones.
 
-
-CRD_SCHEMAS: dict[str, dict[str, Any]] = {
-    "ScaledObject": _custom_resource(
-        "keda.sh/v1alpha1",
-        "ScaledObject",
-        {
-            "type": "object",
-            "required": ["scaleTargetRef", "triggers"],
-            "additionalProperties": False,
-            "properties": {
-                "scaleTargetRef": {
-                    "type": "object",
-                    "required": ["name"],
-                    "additionalProperties": False,
-                    "properties": {"apiVersion": STRING, "kind": STRING, "name": STRING},
-                },
-                "minReplicaCount": {"type": "integer", "minimum": 0},
-                "maxReplicaCount": {"type": "integer", "minimum": 1},
-                "pollingInterval": {"type": "integer", "minimum": 1},
-                "cooldownPeriod": {"type": "integer", "minimum": 0},
-                "triggers": {
-                    "type": "array",
-                    "minItems": 1,
-                    "items": {
-                        "type": "object",
-                        "required": ["type", "metadata"],
-                        "additionalProperties": False,
-                        "properties": {
-                            "type": {"const": "kafka"},
-                            "name": STRING,
-                            # The CRD: a map of strings; the scaler: which keys.
-                            "metadata": KAFKA_TRIGGER_METADATA,
-                            "authenticationRef": {
-                                "type": "object",
-                                "required": ["name"],
-                                "additionalProperties": False,
-                                "properties": {
-                                    "name": STRING,
-                                    "kind": {
-                                        "enum": [
-                                            "TriggerAuthentication",
-                                            "ClusterTriggerAuthentication",
-                                        ]
-                                    },
-                                },
-                            },
-                        },
-                    },
-                },
-            },
-        },
-    ),
-    "TriggerAuthentication": _custom_resource(
-        "keda.sh/v1alpha1",
-        "TriggerAuthentication",
-        {
-            "type": "object",
-            "required": ["secretTargetRef"],
-            "additionalProperties": False,
-            "properties": {
-                "secretTargetRef": {
-                    "type": "array",
-                    "minItems": 1,
-                    "items": {
-                        "type": "object",
-                        "required": ["parameter", "name", "key"],
-                        "additionalProperties": False,
-                        "properties": {
-                            # The Kafka scaler's authParams.
-                            "parameter": {
-                                "enum": ["username", "password", "ca", "cert", "key", "keyPassword"]
-                            },
-                            "name": {"type": "string", "minLength": 1},
-                            "key": {"type": "string", "minLength": 1},
-                        },
-                    },
-                }
-            },
-        },
-    ),
-    "ServiceMonitor": _custom_resource(
-        "monitoring.coreos.com/v1",
-        "ServiceMonitor",
-        {
-            "type": "object",
-            "required": ["endpoints", "selector"],
-            "additionalProperties": False,
-            "properties": {
-                "selector": LABEL_SELECTOR,
-                "namespaceSelector": {
-                    "type": "object",
-                    "additionalProperties": False,
-                    "properties": {
-                        "any": {"type": "boolean"},
-                        "matchNames": {"type": "array", "items": STRING},
-                    },
-                },
-                "endpoints": {
-                    "type": "array",
-                    "minItems": 1,
-                    "items": {
-                        "type": "object",
-                        "additionalProperties": False,
-                        "properties": {
-                            "port": STRING,
-                            "path": STRING,
-                            "interval": DURATION,
-                            "scrapeTimeout": DURATION,
-                            "scheme": {"enum": ["http", "https", "HTTP", "HTTPS"]},
-                        },
-                    },
-                },
-            },
-        },
-    ),
-}
-
-#: The Prometheus Operator's PrometheusRule (monitoring.coreos.com/v1, prometheus-operator
-#: v0.84 CRD), the part the chart uses, strict like the others.
-CRD_SCHEMAS["PrometheusRule"] = _custom_resource(
-    "monitoring.coreos.com/v1",
-    "PrometheusRule",
-    {
-        "type": "object",
-        "required": ["groups"],
-        "additionalProperties": False,
-        "properties": {
-            "groups": {
-                "type": "array",
-                "minItems": 1,
-                "items": {
-                    "type": "object",
-                    "required": ["name", "rules"],
-                    "additionalProperties": False,
-                    "properties": {
-                        "name": {"type": "string", "minLength": 1},
-                        "interval": DURATION,
-                        "rules": {
-                            "type": "array",
-                            "minItems": 1,
-                            "items": {
-                                "type": "object",
-                                "required": ["expr"],
-                                "additionalProperties": False,
-                                "properties": {
-                                    "alert": STRING,
-                                    "record": STRING,
-                                    # The CRD: int-or-string; the chart's are PromQL text.
-                                    "expr": {"type": "string", "minLength": 1},
-                                    "for": DURATION,
-                                    "keep_firing_for": DURATION,
-                                    "labels": {
-                                        "type": "object",
-                                        "additionalProperties": STRING,
-                                    },
-                                    "annotations": {
-                                        "type": "object",
-                                        "additionalProperties": STRING,
-                                    },
-                                },
-                                "oneOf": [{"required": ["alert"]}, {"required": ["record"]}],
-                            },
-                        },
-                    },
-                },
-            }
-        },
-    },
-)
+    ``nullable`` becomes a ``null`` type and ``x-kubernetes-int-or-string`` an integer or
+    string; the other ``x-kubernetes-*`` keys only steer server-side merging, listing and
+    CEL rules (``x-kubernetes-validations``, not evaluated here) and are dropped.
+    """
+    converted: dict[str, Any] = {}
+    for key, value in schema.items():
+        if key in {"properties", "patternProperties"}:  # field name -> schema
+            converted[key] = {name: strict_json_schema(sub) for name, sub in value.items()}
+        elif key in {"items", "additionalProperties", "not"} and isinstance(value, dict):
+            converted[key] = strict_json_schema(value)
+        elif key in {"allOf", "anyOf", "oneOf"}:
+            converted[key] = [strict_json_schema(sub) for sub in value]
+        elif not key.startswith("x-kubernetes-") and key != "nullable":
+            converted[key] = value
+    if schema.get("x-kubernetes-int-or-string"):
+        converted["type"] = ["integer", "string"]
+    if schema.get("nullable") and "type" in converted:
+        types = converted["type"] if isinstance(converted["type"], list) else [converted["type"]]
+        converted["type"] = [*types, "null"]
+    if (
+        "properties" in converted
+        and "additionalProperties" not in converted
+        and not schema.get("x-kubernetes-preserve-unknown-fields")
+    ):
+        converted["additionalProperties"] = False
+    return converted
 
 
 @cache
-def helm_binary() -> str:
-    path = shutil.which("helm")
-    if path is None and shutil.which("go"):
-        # bootstrap's `go install` puts it here, which may not be on PATH.
-        gopath = subprocess.run(
-            ["go", "env", "GOPATH"], capture_output=True, text=True, timeout=30, check=False
-        ).stdout.strip()
-        candidate = Path(gopath or Path.home() / "go") / "bin" / "helm"
-        path = str(candidate) if candidate.is_file() else None
-    if path is None:
-        pytest.fail(
-            "helm is not installed: scripts/bootstrap.sh builds it with "
-            "`go install helm.sh/helm/v3/cmd/helm@...` (a few minutes the first time)"
+def crd_schema(kind: str, api_version: str) -> dict[str, Any]:
+    """The JSON Schema of ``kind`` at ``api_version`` (``group/version``), from its CRD."""
+    crd = yaml.safe_load(CRD_FILES[kind].read_text())
+    group, _, version = api_version.partition("/")
+    assert (crd["spec"]["group"], crd["spec"]["names"]["kind"]) == (group, kind)
+    (served,) = [v for v in crd["spec"]["versions"] if v["name"] == version and v["served"]]
+    schema = strict_json_schema(served["schema"]["openAPIV3Schema"])
+    # The API server checks apiVersion, kind and metadata itself, metadata as the ObjectMeta
+    # of every object (the CRD says only "object").
+    schema["properties"] |= {
+        "apiVersion": {"const": api_version},
+        "kind": {"const": kind},
+        "metadata": OBJECT_META,
+    }
+    schema["required"] = sorted({*schema.get("required", []), "apiVersion", "kind", "metadata"})
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": f"https://soccerpredict.test/crd/{kind.lower()}",
+        **schema,
+    }
+
+
+@cache
+def kafka_scaler_parameters() -> dict[str, tuple[str, frozenset[str], frozenset[str]]]:
+    """Parameter -> (Go type, where it may come from, allowed values or empty) of KEDA's
+    Kafka scaler, read from its ``keda:"name=...,order=...,enum=..."`` struct tags."""
+    parameters = {}
+    tags = re.finditer(r'^\s*\w+\s+([\w\[\]]+)\s+`keda:"([^"]*)"`', KAFKA_SCALER.read_text(), re.M)
+    for tag in tags:
+        options = dict(part.partition("=")[::2] for part in tag[2].split(","))
+        parameters[options["name"]] = (
+            tag[1],
+            frozenset(options["order"].split(";")),
+            frozenset(filter(None, options.get("enum", "").split(";"))),
         )
-    return path
+    assert {"bootstrapServers", "consumerGroup", "lagThreshold"} <= set(parameters)
+    return parameters
+
+
+def kafka_trigger_problems(metadata: dict[str, str]) -> list[str]:
+    """What KEDA's Kafka scaler would refuse or ignore in a trigger's metadata (the CRD
+    types it only as a map of strings)."""
+    problems = []
+    parameters = kafka_scaler_parameters()
+    for name, value in metadata.items():
+        if name not in parameters or "triggerMetadata" not in parameters[name][1]:
+            problems.append(f"{name}: not a trigger parameter of the Kafka scaler")
+            continue
+        if not isinstance(value, str):
+            continue  # the CRD's map of strings refuses it
+        go_type, _, allowed = parameters[name]
+        if allowed and value not in allowed:
+            problems.append(f"{name}: {value!r} is not one of {sorted(allowed)}")
+        if go_type.startswith("int") and not re.fullmatch(r"-?[0-9]+", value):
+            problems.append(f"{name}: {value!r} is not an integer")
+        if go_type == "bool" and value not in {"true", "false"}:
+            problems.append(f"{name}: {value!r} is not true or false")
+    return problems
 
 
 def run_helm(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [helm_binary(), *args], capture_output=True, text=True, timeout=60, check=False
+        [require_tool("helm"), *args], capture_output=True, text=True, timeout=60, check=False
     )
 
 
@@ -444,15 +300,37 @@ def k8s_definitions(kube_version: str) -> referencing.Resource:
     return referencing.Resource.from_contents(json.loads(path.read_text()))
 
 
-def validate_custom_resource(manifest: dict[str, Any], kube_version: str) -> None:
-    schema = CRD_SCHEMAS[manifest["kind"]]
+def custom_resource_errors(manifest: dict[str, Any], kube_version: str) -> list[str]:
+    """Every way ``manifest`` breaks its published CRD, and for KEDA's objects its Kafka
+    scaler's parameters; empty when it is valid."""
+    kind = manifest.get("kind", "")
+    schema = crd_schema(kind, manifest.get("apiVersion", ""))
     registry = referencing.Registry().with_resources(
         [
-            ("https://kubernetes.io/api/_definitions.json", k8s_definitions(kube_version)),
+            (K8S_DEFS, k8s_definitions(kube_version)),
             (schema["$id"], referencing.Resource.from_contents(schema)),
         ]
     )
-    jsonschema.Draft202012Validator(schema, registry=registry).validate(manifest)
+    validator = jsonschema.Draft202012Validator(schema, registry=registry)
+    errors = [
+        f"{'.'.join(map(str, error.absolute_path))}: {error.message}"
+        for error in validator.iter_errors(manifest)
+    ]
+    spec = manifest.get("spec") or {}
+    if kind == "ScaledObject":
+        for trigger in spec.get("triggers") or []:
+            if trigger.get("type") == "kafka":
+                errors += kafka_trigger_problems(trigger.get("metadata") or {})
+    if kind == "TriggerAuthentication":  # the chart's authenticates the Kafka scaler
+        auth_params = {
+            n for n, (_, order, _) in kafka_scaler_parameters().items() if "authParams" in order
+        }
+        errors += [
+            f"secretTargetRef: {ref['parameter']} is not an auth parameter of the Kafka scaler"
+            for ref in spec.get("secretTargetRef") or []
+            if ref.get("parameter") not in auth_params
+        ]
+    return errors
 
 
 @pytest.mark.parametrize("variant", VARIANTS)
@@ -470,8 +348,9 @@ def test_every_rendered_manifest_validates(variant: str, kube_version: str) -> N
     assert manifests
     for manifest in manifests:
         kind, name = manifest["kind"], manifest["metadata"]["name"]
-        if kind in CRD_SCHEMAS:
-            validate_custom_resource(manifest, kube_version)
+        if kind in CRD_FILES:
+            errors = custom_resource_errors(manifest, kube_version)
+            assert not errors, f"{kind}/{name} against its CRD: {errors}"
             continue
         assert kind in BUILT_IN_KINDS, f"{kind}/{name}: a kind this test does not know"
         try:
@@ -481,6 +360,64 @@ def test_every_rendered_manifest_validates(variant: str, kube_version: str) -> N
         except kubernetes_validate.ValidationError as exc:
             path = ".".join(str(part) for part in exc.path)
             pytest.fail(f"{kind}/{name} against {kube_version}: {path}: {exc.message}")
+
+
+def _set(path: str, value: Any) -> Any:
+    """A change to a manifest: ``value`` at the dotted ``path`` (list indexes as numbers)."""
+
+    def change(manifest: dict[str, Any]) -> None:
+        *parents, last = [int(p) if p.isdigit() else p for p in path.split(".")]
+        node: Any = manifest
+        for part in parents:
+            node = node[part]
+        node[last] = value
+
+    return change
+
+
+@pytest.mark.parametrize(
+    ("kind", "change", "expected"),
+    [
+        # The CRDs: a misspelt field, a wrong type, a bad enum, a bad pattern, bad metadata.
+        (
+            "ScaledObject",
+            _set("spec.triggers.0.authenticationRefs", {"name": "x"}),
+            "'authenticationRefs' was unexpected",
+        ),
+        ("ScaledObject", _set("spec.minReplicaCount", "1"), "is not of type 'integer'"),
+        ("ScaledObject", _set("spec.triggers.0.metadata.lagThreshold", 2000), "not of type"),
+        (
+            "TriggerAuthentication",
+            _set("spec.secretTargetRef.0.keyName", "x"),
+            "'keyName' was unexpected",
+        ),
+        ("ServiceMonitor", _set("spec.endpoints.0.interval", "30 seconds"), "does not match"),
+        ("ServiceMonitor", _set("spec.endpoints.0.scheme", "tcp"), "is not one of"),
+        ("ServiceMonitor", _set("metadata.lables", {}), "'lables' was unexpected"),
+        ("PrometheusRule", _set("spec.groups.0.rules.0.fro", "5m"), "'fro' was unexpected"),
+        # KEDA's Kafka scaler: a key it does not read, a value it refuses.
+        (
+            "ScaledObject",
+            _set("spec.triggers.0.metadata.lagThresold", "10"),
+            "lagThresold: not a trigger parameter",
+        ),
+        ("ScaledObject", _set("spec.triggers.0.metadata.sasl", "scram-sha-512"), "is not one of"),
+        ("ScaledObject", _set("spec.triggers.0.metadata.lagThreshold", "2k"), "not an integer"),
+        (
+            "TriggerAuthentication",
+            _set("spec.secretTargetRef.0.parameter", "user"),
+            "user is not an auth parameter",
+        ),
+    ],
+)
+def test_a_wrong_custom_resource_fails_validation(kind: str, change: Any, expected: str) -> None:
+    # So the check above can fail: each change breaks one rule of the CRD or the scaler.
+    manifests = render(*VARIANTS["production"], *VARIANTS["prometheus-rule"])
+    manifest = copy.deepcopy(one(manifests, kind))
+    assert custom_resource_errors(manifest, KUBE_VERSIONS[-1]) == []
+    change(manifest)
+    errors = custom_resource_errors(manifest, KUBE_VERSIONS[-1])
+    assert any(expected in error for error in errors), errors
 
 
 def test_defaults_render_the_worker_without_the_optional_parts() -> None:
