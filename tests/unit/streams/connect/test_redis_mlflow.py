@@ -39,8 +39,11 @@ def test_a_bad_redis_url_names_the_scheme_not_the_password() -> None:
 
 
 def test_mlflow_credentials_reach_mlflows_own_variables(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("MLFLOW_TRACKING_USERNAME", raising=False)
-    monkeypatch.delenv("MLFLOW_TRACKING_PASSWORD", raising=False)
+    for name in ("MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD"):
+        # setenv first: monkeypatch then restores the variable as it was, absent too, after
+        # export_mlflow_credentials wrote it (delenv records nothing for an absent one).
+        monkeypatch.setenv(name, "")
+        monkeypatch.delenv(name)
     export_mlflow_credentials(Settings())
     assert "MLFLOW_TRACKING_USERNAME" not in os.environ
     export_mlflow_credentials(
