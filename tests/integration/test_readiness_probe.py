@@ -5,8 +5,12 @@ from __future__ import annotations
 import asyncio
 import logging
 
+import pytest
+
 from streams.faust_glue.kafka_admin import KafkaAdmin
 from tests.conftest import RunningStack
+
+pytestmark = pytest.mark.integration  # the real broker of the session's stack
 
 
 async def test_probes_share_one_client_and_touch_no_logger(stack: RunningStack) -> None:
