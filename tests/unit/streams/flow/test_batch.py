@@ -397,6 +397,17 @@ async def test_a_final_score_below_the_live_state_before_it_is_refused() -> None
         assert (corrected.seq, corrected.home_goals, corrected.away_goals) == (7, 2, 1)
 
 
+async def test_a_final_score_below_a_live_state_of_the_same_batch_is_refused() -> None:
+    async with champion_path() as path:
+        # One batch: the live state before the finished event is not stored yet.
+        await path.livescores(
+            event(0, seq=5, minute=80, home_goals=0, away_goals=2),
+            event(1, seq=6, status="finished", minute=90, home_goals=0, away_goals=1),
+        )
+        assert path.sent["results"].records == []
+        assert path.counted("soccer_results_rejected_total", reason="score_went_down") == 1
+
+
 # --- challengers in shadow ---------------------------------------------------------------
 
 
