@@ -13,7 +13,6 @@ import contextlib
 import json
 import shutil
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +28,7 @@ from devstack.supervisor import free_port
 from devstack.worker import WorkerProcess, http_get
 from streams.settings import Settings
 from tests.conftest import RunningStack
-from tests.harness import answers_to, collect, produce
+from tests.harness import answers_to, collect, eventually, produce
 from tests.integration.conftest import TrainedRegistry
 from tests.integration.test_pipeline_e2e import livescore, request
 
@@ -40,19 +39,6 @@ REDIS_DOWN_SECONDS = 10.0
 def _with(settings: Settings, **changes: Any) -> Settings:
     # A fresh object, not model_copy: cached derived values must follow the new fields.
     return Settings(**{**settings.model_dump(), **changes})
-
-
-async def _until(check: Callable[[], object], timeout: float, interval: float = 0.5) -> bool:
-    """Poll ``check`` (sync, or returning an awaitable) until truthy or ``timeout`` passes."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = check()
-        if asyncio.iscoroutine(result):
-            result = await result
-        if result:
-            return True
-        await asyncio.sleep(interval)
-    return False
 
 
 def _json(worker: WorkerProcess, path: str) -> tuple[int, dict[str, Any]]:
@@ -91,7 +77,7 @@ async def test_redis_down_for_10s_predictions_flow_and_redis_catches_up(
         await produce(
             settings, settings.livescores_topic, [livescore(m, 0, 1, 0, 0) for m in matches]
         )
-        assert await _until(lambda: redis_holds(0), 30), "Redis had the first predictions"
+        await eventually(lambda: redis_holds(0), "Redis had the first predictions")
 
         redis_server.stop()
         down_at = time.monotonic()
@@ -114,8 +100,8 @@ async def test_redis_down_for_10s_predictions_flow_and_redis_catches_up(
 
         await asyncio.sleep(max(0.0, REDIS_DOWN_SECONDS - (time.monotonic() - down_at)))
         redis_server.start()  # empty: the cache has no persistence, as in production
-        assert await _until(lambda: redis_holds(3), 30), "Redis caught up with the newest seq"
-        assert await _until(lambda: _json(worker, "/ready")[0] == 200, 30), "ready again"
+        await eventually(lambda: redis_holds(3), "Redis caught up with the newest seq")
+        await eventually(lambda: _json(worker, "/ready")[0] == 200, "ready again")
     finally:
         worker.stop()
         await client.aclose()
@@ -144,7 +130,7 @@ async def test_registry_unreachable_current_model_keeps_serving(
         # Garbage in place of the database file: MLflow's pooled connections hold the
         # file open, so moving it away would go unnoticed; this breaks every query.
         registry_db.write_bytes(b"not a database " * 1024)
-        assert await _until(lambda: _json(worker, "/model")[1]["last_error"], 30)
+        await eventually(lambda: _json(worker, "/model")[1]["last_error"], "a model error")
         model = _json(worker, "/model")[1]
         assert model["version"] == serving and "resolve" in model["last_error"], model
 
@@ -159,7 +145,7 @@ async def test_registry_unreachable_current_model_keeps_serving(
         assert _json(worker, "/ready")[0] == 200, "a serving model keeps the worker ready"
 
         shutil.copyfile(original, registry_db)
-        assert await _until(lambda: _json(worker, "/model")[1]["last_error"] is None, 30)
+        await eventually(lambda: _json(worker, "/model")[1]["last_error"] is None, "no model error")
     finally:
         worker.stop()
 
@@ -242,7 +228,7 @@ async def test_broker_restart_worker_reconnects_and_loses_nothing(
         duplicates = sum(n - 1 for n in answered.values())
         print(f"\nbroker restart: {len(expected)} requests, {duplicates} duplicate answers")
         assert len(expected) > 1000 and worker.pid() is not None
-        assert await _until(lambda: _json(worker, "/ready")[0] == 200, 30), "ready again"
+        await eventually(lambda: _json(worker, "/ready")[0] == 200, "ready again")
     finally:
         stop.set()
         if producing is not None:
