@@ -7,7 +7,6 @@ come from the webhook.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import hashlib
 import hmac
@@ -25,7 +24,7 @@ from devstack.mlflow_server import MlflowServer
 from devstack.worker import WorkerProcess, http_get
 from models import registry
 from streams.settings import Settings
-from tests.harness import collect, produce
+from tests.harness import collect, eventually, produce
 from tests.integration.conftest import TrainedRegistry
 from tests.integration.test_pipeline_e2e import by_request, request
 
@@ -114,10 +113,9 @@ async def test_a_signed_webhook_swaps_at_once_and_a_forged_one_is_refused(
 
         moved = time.monotonic()
         registry.set_alias(NAME, "champion", second, uri)
-        deadline = moved + 30
-        while serving(worker) != second:
-            assert time.monotonic() < deadline, "the webhook did not swap the model"
-            await asyncio.sleep(0.1)
+        await eventually(
+            lambda: serving(worker) == second, "the webhook's swap", timeout=30, every=0.1
+        )
         swap_seconds = time.monotonic() - moved
         assert swap_seconds < 15, f"swapped only after {swap_seconds:.1f}s"
 
