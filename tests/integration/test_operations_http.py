@@ -21,7 +21,7 @@ from models import registry
 from streams.settings import Settings
 from tests.browser import chromium_path, open_page, screenshot, wait_for_text
 from tests.conftest import RunningStack, topics_deleted_after
-from tests.harness import collect, produce
+from tests.harness import collect, eventually, produce
 from tests.integration.conftest import TrainedRegistry
 from tests.integration.module_worker import module_settings
 from tests.integration.test_pipeline_e2e import by_request, livescore, request
@@ -91,12 +91,13 @@ async def test_status_json_reports_model_features_redis_and_lag(
         ops_settings.livescores_topic,
         ops_settings.match_requests_topic,
     }
-    for _ in range(20):  # the lag task measures every 2 s once partitions are assigned
-        if report["lag"]["partitions"]:
-            break
-        await asyncio.sleep(0.5)
-        report = json.loads(http_get(f"{ops_worker.base_url}/status.json")[1])
-    topics = {p["topic"] for p in report["lag"]["partitions"]}
+    # The lag task measures every 2 s once partitions are assigned.
+    partitions = await eventually(
+        lambda: json.loads(http_get(f"{ops_worker.base_url}/status.json")[1])["lag"]["partitions"],
+        "the first lag measurement",
+        timeout=10,
+    )
+    topics = {p["topic"] for p in partitions}
     assert topics == {ops_settings.livescores_topic, ops_settings.match_requests_topic}
 
 
@@ -111,12 +112,13 @@ async def test_metrics_parse_with_promtool_and_the_python_parser(
     )
     await collect(ops_settings, ops_settings.predictions_topic, lambda rs: len(rs) >= 1, 30)
     await collect(ops_settings, ops_settings.predictions_dlq_topic, lambda rs: len(rs) >= 1, 30)
-    text = ""
-    for _ in range(20):  # the lag gauge appears with the lag task's first measurement
+
+    def with_lag() -> str | None:
+        # The lag gauge appears with the lag task's first measurement.
         text = http_get(f"{ops_worker.base_url}/metrics")[1].decode()
-        if "soccer_consumer_lag{" in text:
-            break
-        await asyncio.sleep(0.5)
+        return text if "soccer_consumer_lag{" in text else None
+
+    text = await eventually(with_lag, "the lag gauge on /metrics", timeout=10)
 
     promtool = shutil.which("promtool")
     assert promtool, "promtool is missing (scripts/bootstrap.sh installs the prometheus package)"
