@@ -9,6 +9,10 @@ from typing import Any
 import structlog
 
 NOISY_LIBRARIES = ("faust", "mode", "aiokafka", "kafka", "mlflow", "alembic", "urllib3", "aiohttp")
+#: Loggers that warn once per input record: OpenTelemetry's trace-context propagator warns on
+#: every malformed ``tracestate``, so one bad producer would write a line per event. The
+#: header is ignored as the W3C spec says; only errors are worth a line.
+PER_RECORD_WARNERS = ("opentelemetry.trace.propagation.tracecontext", "opentelemetry.trace.span")
 
 
 def logging_dict(level: str, library_level: str = "WARNING") -> dict[str, Any]:
@@ -31,7 +35,8 @@ def logging_dict(level: str, library_level: str = "WARNING") -> dict[str, Any]:
             }
         },
         "root": {"level": level, "handlers": ["stderr"]},
-        "loggers": {name: {"level": quiet} for name in NOISY_LIBRARIES},
+        "loggers": {name: {"level": quiet} for name in NOISY_LIBRARIES}
+        | {name: {"level": "ERROR"} for name in PER_RECORD_WARNERS},
     }
 
 
