@@ -10,11 +10,9 @@ test can assert that it loads and refreshes cleanly.
 from __future__ import annotations
 
 import contextlib
-import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-import pytest
 from playwright.async_api import (
     ConsoleMessage,
     Error,
@@ -26,16 +24,14 @@ from playwright.async_api import (
 )
 
 from devstack.worker import REPO
+from tests.tools import require_tool
 
 ARTIFACTS = REPO / "test-artifacts"
 
 
 def chromium_path() -> str:
     """Debian's chromium. Without it a page test fails, never skips: bootstrap installs it."""
-    path = shutil.which("chromium") or shutil.which("chromium-browser")
-    if path is None:
-        pytest.fail("chromium is missing: scripts/bootstrap.sh installs it", pytrace=False)
-    return path
+    return require_tool("chromium")
 
 
 @contextlib.asynccontextmanager

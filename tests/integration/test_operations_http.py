@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import shutil
 import subprocess
 import urllib.error
 import urllib.request
@@ -25,6 +24,7 @@ from tests.harness import collect, eventually, produce
 from tests.integration.conftest import TrainedRegistry
 from tests.integration.module_worker import module_settings
 from tests.integration.test_pipeline_e2e import by_request, livescore, request
+from tests.tools import require_tool
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
 TOKEN = "op-token-åäö-42"  # non-ASCII on purpose: the comparison must be on bytes
@@ -120,8 +120,7 @@ async def test_metrics_parse_with_promtool_and_the_python_parser(
 
     text = await eventually(with_lag, "the lag gauge on /metrics", timeout=10)
 
-    promtool = shutil.which("promtool")
-    assert promtool, "promtool is missing (scripts/bootstrap.sh installs the prometheus package)"
+    promtool = require_tool("promtool")
     checked = await asyncio.to_thread(
         subprocess.run,
         [promtool, "check", "metrics"],

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -47,6 +46,7 @@ from tests.integration.test_evaluation import (
     served_scores,
     wait_for,
 )
+from tests.tools import require_tool
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -190,13 +190,7 @@ def metric_names(expr: str) -> set[str]:
 
 
 def promtool() -> str:
-    path = shutil.which("promtool")
-    if path is None:
-        pytest.fail(
-            "promtool is missing: install the Debian package `prometheus` "
-            "(scripts/bootstrap.sh does)"
-        )
-    return path
+    return require_tool("promtool")
 
 
 def run_promtool(
