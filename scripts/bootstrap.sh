@@ -45,7 +45,7 @@ declare -A PACKAGES=(
   [mvn]=maven
   [docker-compose]=docker-compose
   [promtool]=prometheus
-  [chromium]=chromium  # the status-page test drives a headless Chromium
+  [chromium]=chromium  # the page tests drive Debian's chromium through Playwright (tests/browser.py)
 )
 missing=()
 for cmd in "${!PACKAGES[@]}"; do
