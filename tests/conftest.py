@@ -8,6 +8,7 @@ as ``python -m streams stack up`` and stops what it started at the end.
 from __future__ import annotations
 
 import asyncio
+import os
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from filelock import FileLock
 
 from devstack.local_stack import LocalStack
 from devstack.probes import kafka_ready, redis_ready
@@ -38,22 +40,59 @@ class RunningStack:
         return self.settings.redis_url.get_secret_value()
 
 
+#: Written by the process that started a server of the local stack for this run, read by
+#: the process that stops it at the end: under pytest-xdist these are different processes.
+STARTED_MARKER = "local-stack-started"
+
+
+def run_root(factory: pytest.TempPathFactory) -> Path:
+    """The folder every process of this run shares: under pytest-xdist each worker's basetemp
+    is a child of the controller's."""
+    base = factory.getbasetemp()
+    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+
+
 @pytest.fixture(scope="session")
-def stack() -> Iterator[RunningStack]:
+def stack(tmp_path_factory: pytest.TempPathFactory) -> RunningStack:
+    """The local Kafka and Redis, started once per run by whichever process asks first.
+
+    Servers that already answer are used as they are and left running. What this run
+    starts is stopped by ``pytest_sessionfinish`` of the process that owns the run (the
+    xdist controller, or pytest itself without xdist), after every worker has finished.
+    """
     settings = Settings()
-    local = LocalStack(settings)
-    started = []
-    if not redis_ready(settings.redis_url.get_secret_value()):
-        local.redis.start()
-        started.append(local.redis)
-    if not kafka_ready(settings.kafka_bootstrap_servers):
-        local.kafka.start()
-        started.append(local.kafka)
-    try:
-        yield RunningStack(settings)
-    finally:
-        for server in reversed(started):
-            server.stop()
+    root = run_root(tmp_path_factory)
+    with FileLock(root / "local-stack.lock"):
+        local = LocalStack(settings)
+        started = []
+        if not redis_ready(settings.redis_url.get_secret_value()):
+            local.redis.start()
+            started.append("redis")
+        if not kafka_ready(settings.kafka_bootstrap_servers):
+            local.kafka.start()
+            started.append("kafka")
+        if started:
+            marker = root / STARTED_MARKER
+            known = marker.read_text().split() if marker.exists() else []
+            marker.write_text(" ".join([*known, *started]))
+    return RunningStack(settings)
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """Stop the servers this run started, once, in the process that owns the run."""
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        return
+    factory = getattr(session.config, "_tmp_path_factory", None)
+    if factory is None:
+        return
+    marker = factory.getbasetemp() / STARTED_MARKER
+    if not marker.exists():
+        return
+    local = LocalStack(Settings())
+    servers = {"redis": local.redis, "kafka": local.kafka}
+    for name in reversed(marker.read_text().split()):
+        servers[name].stop()
+    marker.unlink()
 
 
 @pytest.fixture

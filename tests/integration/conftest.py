@@ -12,12 +12,13 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from filelock import FileLock
 
 from devstack.supervisor import free_port
 from devstack.worker import REPO, WorkerProcess
 from schemas.features import MATCHES_FILE
 from streams.settings import Settings
-from tests.conftest import RunningStack
+from tests.conftest import RunningStack, run_root
 
 
 @dataclass(frozen=True)
@@ -65,14 +66,20 @@ class TrainedRegistry:
 
 @pytest.fixture(scope="session")
 def trained_template(tmp_path_factory: pytest.TempPathFactory) -> TrainedRegistry:
-    """One trained champion for the whole session (training is ~20 s of CPU each time)."""
-    root = tmp_path_factory.mktemp("registry-template")
+    """One trained champion for the whole run (training is ~20 s of CPU each time), shared
+    by every pytest-xdist worker: the first one trains it, the others wait and read it."""
+    root = run_root(tmp_path_factory) / "registry-template"
     registry = TrainedRegistry(
         tracking_uri=f"sqlite:///{root / 'mlflow.db'}",
         state_dir=root / "state",
         features_dir=root / "features",
     )
-    registry.train(seed=0)
+    with FileLock(f"{root}.lock"):
+        done = root / "trained"
+        if not done.exists():
+            root.mkdir(parents=True, exist_ok=True)
+            registry.train(seed=0)
+            done.touch()
     return registry
 
 

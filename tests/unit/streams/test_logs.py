@@ -29,6 +29,8 @@ def records() -> Iterator[Records]:
     """A handler on the root logger; the root's handlers and levels are restored after."""
     root = logging.getLogger()
     saved = (root.level, list(root.handlers))
+    reset_otel_loggers()  # whatever config an earlier test in this process applied
+    root.setLevel(logging.WARNING)
     handler = Records()
     root.addHandler(handler)
     try:
@@ -36,9 +38,15 @@ def records() -> Iterator[Records]:
     finally:
         root.setLevel(saved[0])
         root.handlers[:] = saved[1]
-        for name in list(logging.root.manager.loggerDict):
-            if name.startswith("opentelemetry"):
-                logging.getLogger(name).setLevel(logging.NOTSET)
+        reset_otel_loggers()
+
+
+def reset_otel_loggers() -> None:
+    for name in list(logging.root.manager.loggerDict):
+        if name.startswith("opentelemetry"):
+            logger = logging.getLogger(name)
+            logger.setLevel(logging.NOTSET)
+            logger.disabled = False
 
 
 def otel_warnings(handler: Records) -> list[logging.LogRecord]:
