@@ -178,7 +178,7 @@ async def widen_results(admin: AIOKafkaAdminClient, spec: TopicSpec, count: int)
             f"{spec.partitions}; adding them failed ({type(exc).__name__}): run "
             "`python -m streams topics` as an admin principal once, then start the worker"
         ) from None
-    await _wait_for_leaders(admin, [spec.name])
+    await _wait_for_leaders(admin, [spec.name], {spec.name: spec.partitions})
     log.info("topic_partitions_added", topic=spec.name, partitions=spec.partitions, was=count)
 
 
@@ -236,13 +236,19 @@ async def create_missing(
     check.failed = refused
     check.created = [s.name for s in missing if s.name not in refused and s.name not in raced]
     if check.created:
-        await _wait_for_leaders(admin, check.created)
+        counts = {s.name: s.partitions for s in missing}
+        await _wait_for_leaders(admin, check.created, counts)
     return check
 
 
-async def _wait_for_leaders(admin: AIOKafkaAdminClient, names: list[str]) -> None:
+async def _wait_for_leaders(
+    admin: AIOKafkaAdminClient, names: list[str], partitions: dict[str, int] | None = None
+) -> None:
     """Return once every partition of ``names`` has a leader that serves it (at most a few
-    seconds).
+    seconds), and each topic named in ``partitions`` is described with at least that many.
+
+    Partitions just added are missing from the metadata for a moment: without the count,
+    the partitions already there, all led, made a widened topic look ready at once.
 
     A topic is usable a moment after it is created: a produce before its partitions have
     leaders fails with NotLeaderForPartition and is retried, which producers log. The
@@ -253,17 +259,23 @@ async def _wait_for_leaders(admin: AIOKafkaAdminClient, names: list[str]) -> Non
 
     async def served() -> bool:
         described = await admin.describe_topics(names)
-        leaderless = [
-            t["topic"]
-            for t in described
-            if t.get("error_code", 0) != 0
-            or not t["partitions"]
-            or any(p.get("leader", -1) < 0 for p in t["partitions"])
-        ]
-        return not leaderless and await _leaders_serve(admin, described)
+        return not unready(described, partitions or {}) and await _leaders_serve(admin, described)
 
     # Past the wait the topics are used anyway: their first produces are retried.
     await poll_until_async(served, LEADER_WAIT_SECONDS, LEADER_POLL_SECONDS)
+
+
+def unready(described: list[dict[str, Any]], partitions: dict[str, int]) -> list[str]:
+    """The topics of a DescribeTopics answer not usable yet: an error, no partitions, fewer
+    partitions than ``partitions`` asks for, or a partition without a leader."""
+    return [
+        t["topic"]
+        for t in described
+        if t.get("error_code", 0) != 0
+        or not t["partitions"]
+        or len(t["partitions"]) < partitions.get(t["topic"], 0)
+        or any(p.get("leader", -1) < 0 for p in t["partitions"])
+    ]
 
 
 async def _leaders_serve(admin: AIOKafkaAdminClient, described: list[dict[str, Any]]) -> bool:
