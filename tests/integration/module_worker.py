@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from devstack.supervisor import free_port
+from devstack.worker import WorkerProcess
 from streams.settings import Settings
 from tests.conftest import RunningStack, own_settings
 from tests.integration.conftest import TrainedRegistry
@@ -24,3 +27,14 @@ def module_settings(
         "topic_partitions": 4,
     }
     return own_settings(stack, uuid.uuid4().hex[:10], root, **(shared | overrides))
+
+
+@contextmanager
+def ready_worker(settings: Settings, log: Path) -> Iterator[WorkerProcess]:
+    """A worker launched on ``settings``, ready, and stopped when the block ends."""
+    process = WorkerProcess(settings, log).launch()
+    try:
+        process.wait_ready()
+        yield process
+    finally:
+        process.stop()

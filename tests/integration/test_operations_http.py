@@ -22,7 +22,7 @@ from tests.browser import chromium_path, open_page, screenshot, wait_for_text
 from tests.conftest import RunningStack, topics_deleted_after
 from tests.harness import collect, eventually, produce
 from tests.integration.conftest import TrainedRegistry
-from tests.integration.module_worker import module_settings
+from tests.integration.module_worker import module_settings, ready_worker
 from tests.integration.test_pipeline_e2e import by_request, livescore, request
 from tests.tools import require_tool
 
@@ -51,12 +51,8 @@ def ops_worker(
     ops_settings: Settings, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[WorkerProcess]:
     log = tmp_path_factory.mktemp("ops-http-log") / "worker.log"
-    process = WorkerProcess(ops_settings, log).launch()
-    try:
-        process.wait_ready()
+    with ready_worker(ops_settings, log) as process:
         yield process
-    finally:
-        process.stop()
 
 
 def post(url: str, token: str | None = None, scheme: str = "Bearer") -> tuple[int, dict]:

@@ -37,7 +37,7 @@ from schemas import OUTCOMES, PHASES
 from streams.settings import Settings
 from tests.conftest import RunningStack, topics_deleted_after
 from tests.integration.conftest import TrainedRegistry
-from tests.integration.module_worker import module_settings
+from tests.integration.module_worker import module_settings, ready_worker
 from tests.integration.test_evaluation import (
     model_body,
     play,
@@ -494,12 +494,8 @@ def rules_worker(
     rules_settings: Settings, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[WorkerProcess]:
     log = tmp_path_factory.mktemp("operator-rules-log") / "worker.log"
-    process = WorkerProcess(rules_settings, log).launch()
-    try:
-        process.wait_ready()
+    with ready_worker(rules_settings, log) as process:
         yield process
-    finally:
-        process.stop()
 
 
 @pytest.fixture(scope="module")
