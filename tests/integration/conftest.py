@@ -20,6 +20,17 @@ from schemas.features import MATCHES_FILE
 from streams.settings import Settings
 from tests.conftest import RunningStack, run_root
 
+_HERE = Path(__file__).resolve().parent
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # Everything under tests/integration talks to real servers or tools, so
+    # `-m integration` (and `-m "not integration"`) select exactly this directory, whether
+    # or not a module remembered its own pytestmark.
+    for item in items:
+        if item.path.is_relative_to(_HERE):
+            item.add_marker(pytest.mark.integration)
+
 
 @dataclass(frozen=True)
 class TrainedRegistry:
