@@ -24,12 +24,13 @@ SUMMED_SCORE = "soccer_model_summed_score"
 CALIBRATION_FORECASTS = "soccer_model_calibration_forecasts"
 CALIBRATION_PREDICTED = "soccer_model_calibration_predicted_outcomes"
 CALIBRATION_OBSERVED = "soccer_model_calibration_observed_outcomes"
+CALIBRATION_ERROR = "soccer_model_expected_calibration_error"
 CHALLENGER_SHARED_MATCHES = "soccer_challenger_shared_matches"
 CHALLENGER_LOG_LOSS_GAIN = "soccer_challenger_log_loss_gain"
 
 
 class ScoreRow(NamedTuple):
-    """One model version's score sums in one phase."""
+    """One model version's score sums in one phase, and its calibration error there."""
 
     version: str
     phase: str
@@ -37,10 +38,12 @@ class ScoreRow(NamedTuple):
     log_loss: float
     brier: float
     rps: float
+    ece: float | None
 
 
 class CalibrationRow(NamedTuple):
     version: str
+    phase: str
     bin: int  # 0..9: predicted probability [bin/10, (bin+1)/10)
     forecasts: int
     predicted: float
@@ -83,29 +86,37 @@ class ScoreCollector(Collector):
             f"this / {SCORED_FORECASTS}.",
             labels=["version", "phase", "score"],
         )
+        ece = GaugeMetricFamily(
+            CALIBRATION_ERROR,
+            "Expected calibration error of the scored forecasts, class-wise over ten "
+            "equal-width bins (models.scoring.expected_calibration_error): 0 is perfect.",
+            labels=["version", "phase"],
+        )
         for row in self.scores():
             forecasts.add_metric([row.version, row.phase], row.n)
             for score in ("log_loss", "brier", "rps"):
                 sums.add_metric([row.version, row.phase, score], getattr(row, score))
+            if row.ece is not None:
+                ece.add_metric([row.version, row.phase], row.ece)
         bins = GaugeMetricFamily(
             CALIBRATION_FORECASTS,
-            "Forecast probabilities in each tenth of [0, 1], by model version.",
-            labels=["version", "bin"],
+            "Outcome probabilities in each tenth of [0, 1], by model version and phase.",
+            labels=["version", "phase", "bin"],
         )
         predicted = GaugeMetricFamily(
             CALIBRATION_PREDICTED,
             "The probabilities in the bin summed: the outcomes they predicted (mean predicted "
             f"= this / {CALIBRATION_FORECASTS}).",
-            labels=["version", "bin"],
+            labels=["version", "phase", "bin"],
         )
         observed = GaugeMetricFamily(
             CALIBRATION_OBSERVED,
             "How many of the bin's forecasts happened (observed frequency = this / "
             f"{CALIBRATION_FORECASTS}).",
-            labels=["version", "bin"],
+            labels=["version", "phase", "bin"],
         )
         for cell in self.calibration():
-            labels = [cell.version, str(cell.bin)]
+            labels = [cell.version, cell.phase, str(cell.bin)]
             bins.add_metric(labels, cell.forecasts)
             predicted.add_metric(labels, cell.predicted)
             observed.add_metric(labels, cell.observed)
@@ -124,7 +135,7 @@ class ScoreCollector(Collector):
             shared.add_metric([row.challenger], row.n)
             for bound in ("mean", "low", "high"):
                 gain.add_metric([row.challenger, bound], getattr(row, bound))
-        yield from (forecasts, sums, bins, predicted, observed, shared, gain)
+        yield from (forecasts, sums, ece, bins, predicted, observed, shared, gain)
 
 
 class Metrics:

@@ -2,7 +2,9 @@
 
 Every worker reads the whole scores topic (one record per match, version and phase, keyed
 so that a re-scored match replaces its record) and keeps the totals here: the same totals
-on every worker, and after a restart.
+on every worker, and after a restart. Calibration is kept per version and phase as the
+sums of ``models.scoring.calibration_sums``, and its expected calibration error is
+``models.scoring.expected_calibration_error``: what ``python -m models evaluate`` prints.
 """
 
 from __future__ import annotations
@@ -15,11 +17,10 @@ from typing import Final
 import numpy as np
 
 from models.paired import PairedDifference, paired_difference
+from models.scoring import CalibrationSums, calibration_sums, expected_calibration_error
 from schemas import OUTCOMES, PHASES, MatchScore, Phase
 from streams.metrics import CalibrationRow, ScoreRow
 
-#: Calibration bins of predicted probability: [0, 0.1), [0.1, 0.2), ... [0.9, 1].
-BINS: Final = 10
 #: The least shared matches worth a paired comparison.
 MIN_PAIRED: Final = 2
 
@@ -40,22 +41,27 @@ class Totals:
         self.rps += sign * score.rps
 
 
-@dataclass
+@dataclass(frozen=True)
 class Bin:
-    """Forecast probabilities that fell in one calibration bin, and how often it happened."""
+    """Outcome probabilities that fell in one calibration bin (the three outcomes pooled,
+    as a reliability diagram draws them), and how many of those outcomes happened."""
 
-    forecasts: int = 0
-    predicted: float = 0.0
-    observed: float = 0.0
+    forecasts: int
+    predicted: float
+    observed: float
+
+
+def _no_forecasts() -> CalibrationSums:
+    return calibration_sums(np.empty((0, len(OUTCOMES))), [])
 
 
 class ScoreBoard:
-    """Totals per (version, phase), calibration per version, per-match losses to pair."""
+    """Totals and calibration per (version, phase), per-match losses to pair."""
 
     def __init__(self) -> None:
         self.records: dict[str, MatchScore] = {}
         self.totals: dict[tuple[str, Phase], Totals] = defaultdict(Totals)
-        self.calibration: dict[str, list[Bin]] = {}
+        self.calibration: dict[tuple[str, Phase], CalibrationSums] = defaultdict(_no_forecasts)
         self._losses: dict[str, dict[str, dict[Phase, float]]] = defaultdict(dict)
         #: Grows with every change; comparisons are cached per revision.
         self.revision = 0
@@ -73,13 +79,13 @@ class ScoreBoard:
         self.revision += 1
 
     def _count(self, score: MatchScore, sign: int) -> None:
-        self.totals[(score.model_version, score.phase)].add(score, sign)
-        bins = self.calibration.setdefault(score.model_version, [Bin() for _ in range(BINS)])
-        for outcome, p in zip(OUTCOMES, (score.home, score.draw, score.away), strict=True):
-            cell = bins[min(int(p * BINS), BINS - 1)]
-            cell.forecasts += sign
-            cell.predicted += sign * p
-            cell.observed += sign * (outcome == score.outcome)
+        slot = (score.model_version, score.phase)
+        self.totals[slot].add(score, sign)
+        one = calibration_sums(
+            [[score.home, score.draw, score.away]], [OUTCOMES.index(score.outcome)]
+        )
+        for held, change in zip(self.calibration[slot], one, strict=True):
+            held += sign * change
         phases = self._losses[score.model_version].setdefault(score.match_id, {})
         if sign > 0:
             phases[score.phase] = score.log_loss
@@ -94,6 +100,30 @@ class ScoreBoard:
             totals = self.totals.get((version, phase))
             if totals is not None and totals.n > 0:
                 yield phase, totals
+
+    def calibration_error(self, version: str, phase: Phase) -> float | None:
+        """The expected calibration error of the version's scored forecasts in the phase."""
+        sums = self.calibration.get((version, phase))
+        return None if sums is None else expected_calibration_error(sums)
+
+    def bins(self, version: str, phase: Phase | None = None) -> list[Bin]:
+        """The calibration bins of the version in ``phase`` (every phase: None), the three
+        outcomes pooled."""
+        held = [
+            sums
+            for (v, p), sums in self.calibration.items()
+            if v == version and (phase is None or p == phase)
+        ]
+        if not held:
+            return []
+        forecasts, predicted, observed = (
+            sum(np.sum(getattr(sums, field), axis=0) for sums in held)
+            for field in CalibrationSums._fields
+        )
+        return [
+            Bin(round(float(n)), float(p), float(o))
+            for n, p, o in zip(forecasts, predicted, observed, strict=True)
+        ]
 
     def compare(self, champion: str, challenger: str) -> PairedDifference | None:
         """Champion minus challenger per-match log-loss, on the matches both scored (each
@@ -124,9 +154,17 @@ def _version_order(version: str) -> tuple[int, str]:
 
 
 def score_rows(board: ScoreBoard) -> list[ScoreRow]:
-    """The board's sums, for /metrics."""
+    """The board's sums and calibration errors, for /metrics."""
     return [
-        ScoreRow(version, phase, t.n, t.log_loss, t.brier, t.rps)
+        ScoreRow(
+            version,
+            phase,
+            t.n,
+            t.log_loss,
+            t.brier,
+            t.rps,
+            board.calibration_error(version, phase),
+        )
         for version in board.versions()
         for phase, t in board.totals_of(version)
     ]
@@ -134,7 +172,8 @@ def score_rows(board: ScoreBoard) -> list[ScoreRow]:
 
 def calibration_rows(board: ScoreBoard) -> list[CalibrationRow]:
     return [
-        CalibrationRow(version, i, cell.forecasts, cell.predicted, cell.observed)
+        CalibrationRow(version, phase, i, cell.forecasts, cell.predicted, cell.observed)
         for version in board.versions()
-        for i, cell in enumerate(board.calibration.get(version, []))
+        for phase, _ in board.totals_of(version)
+        for i, cell in enumerate(board.bins(version, phase))
     ]

@@ -6,20 +6,10 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from streams.evaluation.board import ScoreBoard
+from streams.evaluation.board import Bin, ScoreBoard
 from streams.evaluation.promoter import Promoter
 from streams.live.model_server import ModelServer
 from streams.metrics import ComparisonRow
-
-
-class PhaseScores(BaseModel):
-    """Mean scores of one version in one phase."""
-
-    phase: str
-    n: int
-    log_loss: float
-    brier: float
-    rps: float
 
 
 class CalibrationBin(BaseModel):
@@ -31,11 +21,37 @@ class CalibrationBin(BaseModel):
     observed: float | None = Field(description="Observed frequency.")
 
 
+class PhaseScores(BaseModel):
+    """Mean scores of one version in one phase."""
+
+    phase: str
+    n: int
+    log_loss: float
+    brier: float
+    rps: float
+    ece: float | None = Field(
+        description="Expected calibration error, class-wise over ten equal-width bins."
+    )
+    calibration: list[CalibrationBin] = Field(description="The phase's bins, outcomes pooled.")
+
+
 class VersionScores(BaseModel):
     version: str
     role: Literal["champion", "challenger", "earlier"]
     phases: list[PhaseScores]
-    calibration: list[CalibrationBin]
+    calibration: list[CalibrationBin] = Field(description="Every phase's bins together.")
+
+
+def calibration_bins(bins: list[Bin]) -> list[CalibrationBin]:
+    return [
+        CalibrationBin(
+            low=i / len(bins),
+            forecasts=cell.forecasts,
+            predicted=cell.predicted / cell.forecasts if cell.forecasts else None,
+            observed=cell.observed / cell.forecasts if cell.forecasts else None,
+        )
+        for i, cell in enumerate(bins)
+    ]
 
 
 class Comparison(BaseModel):
@@ -84,18 +100,12 @@ def evaluation_report(
                         log_loss=t.log_loss / t.n,
                         brier=t.brier / t.n,
                         rps=t.rps / t.n,
+                        ece=board.calibration_error(version, phase),
+                        calibration=calibration_bins(board.bins(version, phase)),
                     )
                     for phase, t in board.totals_of(version)
                 ],
-                calibration=[
-                    CalibrationBin(
-                        low=i / 10,
-                        forecasts=cell.forecasts,
-                        predicted=cell.predicted / cell.forecasts if cell.forecasts else None,
-                        observed=cell.observed / cell.forecasts if cell.forecasts else None,
-                    )
-                    for i, cell in enumerate(board.calibration.get(version, []))
-                ],
+                calibration=calibration_bins(board.bins(version)),
             )
         )
     return EvaluationReport(

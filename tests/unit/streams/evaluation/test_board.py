@@ -111,3 +111,61 @@ def test_too_few_shared_matches_compare_to_nothing() -> None:
         for version in ("1", "2"):
             board.offer(scored(f"m{i}", version, "pre", (0.5, 0.3, 0.2), 0))
     assert board.compare("1", "2") is None
+
+
+# The four forecasts of tests/unit/models/test_scoring.py, worked by hand there:
+# class-wise ECE = (0.2 + 0 + 0.15) / 3.
+FOUR = [
+    ((0.15, 0.25, 0.60), 0),
+    ((0.15, 0.25, 0.60), 2),
+    ((0.55, 0.25, 0.20), 0),
+    ((0.55, 0.25, 0.20), 1),
+]
+
+
+def test_calibration_and_its_error_are_kept_per_version_and_phase() -> None:
+    board = ScoreBoard()
+    for i, (p, outcome) in enumerate(FOUR):
+        board.offer(scored(f"m{i}", "1", "0-29", p, outcome))
+    # The same match in another phase, and another version: kept apart.
+    board.offer(scored("m0", "1", "60+", (0.8, 0.15, 0.05), 0))
+    board.offer(scored("m0", "2", "0-29", (0.8, 0.15, 0.05), 0))
+
+    assert board.calibration_error("1", "0-29") == pytest.approx(0.35 / 3, abs=1e-12)
+    # One forecast, home at 0.8 and it happened: |0.8 - 1| + |0.15 - 0| + |0.05 - 0|, / 3.
+    assert board.calibration_error("1", "60+") == pytest.approx(0.4 / 3, abs=1e-12)
+    assert board.calibration_error("2", "0-29") == pytest.approx(0.4 / 3, abs=1e-12)
+    assert board.calibration_error("1", "pre") is None
+
+    # Pooled over the outcomes: 0-29 has 0.15 x2 (bin 1), 0.25 x4 and 0.20 x2 (bin 2),
+    # 0.55 x2 (bin 5), 0.60 x2 (bin 6); 60+ has 0.05 (bin 0), 0.15 (bin 1), 0.8 (bin 8).
+    assert {i: b.forecasts for i, b in enumerate(board.bins("1", "0-29")) if b.forecasts} == {
+        1: 2,
+        2: 6,
+        5: 2,
+        6: 2,
+    }
+    every = {i: b.forecasts for i, b in enumerate(board.bins("1")) if b.forecasts}
+    assert every == {0: 1, 1: 3, 2: 6, 5: 2, 6: 2, 8: 1}
+    rows = {(r.phase, r.bin): r for r in calibration_rows(board) if r.version == "1"}
+    assert rows[("0-29", 2)].forecasts == 6 and rows[("0-29", 2)].observed == 1  # m3's draw
+    assert rows[("0-29", 2)].predicted == pytest.approx(4 * 0.25 + 2 * 0.2)
+    assert rows[("60+", 8)].forecasts == 1 and rows[("60+", 8)].observed == 1
+    eces = {(r.version, r.phase): r.ece for r in score_rows(board)}
+    assert eces == pytest.approx(
+        {("1", "0-29"): 0.35 / 3, ("1", "60+"): 0.4 / 3, ("2", "0-29"): 0.4 / 3}
+    )
+
+
+def test_a_corrected_result_moves_the_calibration_and_a_repeat_does_not() -> None:
+    board = ScoreBoard()
+    for i, (p, outcome) in enumerate(FOUR):
+        board.offer(scored(f"m{i}", "1", "pre", p, outcome))
+    board.offer(scored("m0", "1", "pre", *FOUR[0]))  # re-delivered: a no-op
+    assert board.calibration_error("1", "pre") == pytest.approx(0.35 / 3, abs=1e-12)
+    # m1's result corrected from an away win to a home win. Home: bin 1 now 2 of 2 happened,
+    # |0.3 - 2| = 1.7, bin 5 |1.1 - 1| = 0.1: 1.8 / 4 = 0.45. Draw unchanged: 0. Away: bin 6
+    # |1.2 - 0| = 1.2, bin 2 |0.4 - 0| = 0.4: 1.6 / 4 = 0.4. ECE (0.45 + 0 + 0.4) / 3.
+    board.offer(scored("m1", "1", "pre", (0.15, 0.25, 0.60), 0))
+    assert board.calibration_error("1", "pre") == pytest.approx(0.85 / 3, abs=1e-12)
+    assert sum(b.forecasts for b in board.bins("1", "pre")) == 4 * 3
