@@ -5,14 +5,18 @@ Run from the repo root::
     python -m models train --synthetic 3000 --seed 7        # demo data, no files needed
     python -m models train --data data/international_results
     python -m models evaluate --data data/international_results
+    python -m models retrain --data data/international_results   # + the results topic
 
 ``data/international_results/`` is where a checkout keeps the public international
 results dataset (``results.csv`` and ``goalscorers.csv``); git ignores ``data/``.
 
-``train`` writes progress to stderr and one result line to stdout; ``evaluate`` prints its
-table to stdout. Bad input (path, CSV, argument) is one ``error:`` line and exit status 2.
-Registry and feature locations come from ``streams.settings.Settings`` (``MLFLOW_TRACKING_URI``,
-``MODEL_NAME``, ``FEATURES_DIR``, ``STATE_DIR``).
+``train`` and ``retrain`` write progress to stderr and one result line to stdout;
+``evaluate`` prints its table to stdout. Bad input (path, CSV, argument) and a broker or
+registry that does not answer are one ``error:`` line and exit status 2. Registry and
+feature locations come from ``streams.settings.Settings`` (``MLFLOW_TRACKING_URI``,
+``MODEL_NAME``, ``FEATURES_DIR``, ``STATE_DIR``); ``retrain`` reads the results topic at
+``KAFKA_BOOTSTRAP_SERVERS`` (``{CONSUMER_GROUP}-results``) with the worker's security
+settings, and registers the version as ``challenger``, never ``champion``.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ import structlog
 
 from models.data import DataError, MatchData, load_results
 from models.registry import RegistryError
+from streams.cli import CommandError
 
 EXIT_USAGE = 2
 
@@ -56,22 +61,32 @@ def _positive(text: str) -> int:
     return int(text)
 
 
+def _base_data(command: argparse.ArgumentParser) -> None:
+    source = command.add_mutually_exclusive_group(required=True)
+    source.add_argument("--data", type=Path, help="folder with results.csv and goalscorers.csv")
+    source.add_argument("--synthetic", type=_positive, metavar="N_MATCHES", help="synthetic data")
+    command.add_argument("--seed", type=int, default=0, help="seed of --synthetic (default 0)")
+    command.add_argument(
+        "--holdout-from",
+        type=_date,
+        help="first holdout date (default: 1 January of the year before the last match)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The ``python -m models`` parser; errors raise :class:`UsageError` instead of exiting."""
     parser = _Parser(prog="python -m models", description=__doc__.split("\n\n")[0])
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     train = commands.add_parser("train", help="train, register, gate and export feature tables")
-    source = train.add_mutually_exclusive_group(required=True)
-    source.add_argument("--data", type=Path, help="folder with results.csv and goalscorers.csv")
-    source.add_argument("--synthetic", type=_positive, metavar="N_MATCHES", help="synthetic data")
-    train.add_argument("--seed", type=int, default=0, help="seed of --synthetic (default 0)")
+    _base_data(train)
     train.add_argument("--features-dir", type=Path, help="default: FEATURES_DIR")
-    train.add_argument(
-        "--holdout-from",
-        type=_date,
-        help="first holdout date (default: 1 January of the year before the last match)",
+
+    retrain = commands.add_parser(
+        "retrain",
+        help="train on the base data plus the results topic; register as challenger",
     )
+    _base_data(retrain)
 
     evaluate = commands.add_parser("evaluate", help="print holdout scores against baselines")
     evaluate.add_argument("--data", type=Path, required=True, help="international_results folder")
@@ -117,6 +132,55 @@ def _train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _retrain(args: argparse.Namespace) -> int:
+    from models.registry import CHALLENGER
+    from models.registry_probe import check_registry, shown_uri
+    from models.results_topic import read_results
+    from models.retrain import describe, merge_results, retrain_and_register
+    from streams.connect.mlflow import export_mlflow_credentials
+    from streams.settings import Settings
+
+    settings = Settings()
+    if settings.model_alias == CHALLENGER:
+        raise UsageError(
+            f"MODEL_ALIAS is {CHALLENGER!r}: retrain registers under that alias, "
+            "so it would change the served model"
+        )
+    if CHALLENGER not in settings.challengers:
+        _progress(
+            f"note: CHALLENGER_ALIASES={settings.challenger_aliases!r} does not name "
+            f"{CHALLENGER!r}: no worker will shadow this version"
+        )
+    # The base data first: a bad --data is an error before anything is asked of a server.
+    data, source = _load(args)
+    export_mlflow_credentials(settings)
+    _progress(f"registry: {shown_uri(settings.registry_uri)}")
+    check_registry(settings.registry_uri)
+    topic = settings.results_topic
+    _progress(f"reading {topic} at {settings.kafka_bootstrap_servers}")
+    values = read_results(settings)
+    merged = merge_results(data, values)
+    for line in describe(merged, topic):
+        _progress(line)
+    result = retrain_and_register(
+        merged,
+        model_name=settings.model_name,
+        tracking_uri=settings.registry_uri,
+        artifacts_dir=settings.artifacts_dir,
+        topic=topic,
+        holdout_from=args.holdout_from,
+        source=source,
+        progress=_progress,
+    )
+    counts = result.counts
+    print(
+        f"{result.name} version {result.version}: {result.alias} "
+        f"({result.matches - counts.added:,} base matches + {counts.added:,} from {topic}; "
+        f"holdout log-loss {result.holdout.log_loss:.4f})"
+    )
+    return 0
+
+
 def _evaluate(args: argparse.Namespace) -> int:
     from models.evaluation import evaluate, format_report
 
@@ -141,7 +205,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
         _configure_logging()
-        return _train(args) if args.command == "train" else _evaluate(args)
-    except (UsageError, DataError, RegistryError) as exc:
+        commands = {"train": _train, "retrain": _retrain, "evaluate": _evaluate}
+        return commands[args.command](args)
+    except (UsageError, DataError, RegistryError, CommandError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
