@@ -3,9 +3,10 @@
 No Docker is needed. The compose file, interpolated as Compose does, is validated against
 the published Compose Specification schema (``tests/vendored/compose-spec.json``, see the
 README there); its environments are read by the real ``Settings``; its wiring (who talks to
-whom on which port) is checked against the services it names; the trainer's command goes
-through the real ``python -m models`` parser. The image's command is run, with only the
-files the Dockerfile copies, until the worker's own start-up check stops it. When a Compose
+whom on which port) is checked against the services it names; the trainer's and the
+retrainer's commands go through the real ``python -m models`` parser. The image's command
+is run, with only the files the Dockerfile copies, until the worker's own start-up check
+stops it, and so is the retrainer's, until its read of the results topic stops it. When a Compose
 CLI is installed (optional: Docker is) its ``config`` must resolve the file the same way.
 """
 
@@ -211,6 +212,7 @@ def test_every_variable_set_for_the_service_is_a_setting(
     for where, env in [
         ("worker", environment(services["worker"])),
         ("trainer", environment(services["trainer"])),  # models.cli reads Settings too
+        ("retrainer", environment(services["retrainer"])),
         ("Dockerfile ENV", image_env),
     ]:
         unknown = set(env) - SETTING_NAMES
@@ -334,6 +336,28 @@ def test_the_trainer_writes_the_features_and_model_the_worker_reads(
     )
 
 
+def test_the_retrainer_reads_the_workers_results_and_registers_a_challenger_it_shadows(
+    services: dict[str, dict[str, Any]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    retrainer, trainer, worker = services["retrainer"], services["trainer"], services["worker"]
+    # Only on demand: `docker compose up` starts no service with a profile.
+    assert retrainer["profiles"] and "default" not in retrainer["profiles"]
+    args = models_parser().parse_args(argv(retrainer["command"])[3:])
+    assert args.command == "retrain"
+    # The base data is the trainer's: the same synthetic matches, the same seed.
+    trained = models_parser().parse_args(argv(trainer["command"])[3:])
+    assert (args.data, args.synthetic, args.seed) == (trained.data, trained.synthetic, trained.seed)
+    ours = settings_of(environment(retrainer), monkeypatch)
+    served = settings_of(environment(worker), monkeypatch)
+    assert ours.kafka_bootstrap_servers == served.kafka_bootstrap_servers
+    assert ours.results_topic == served.results_topic
+    assert (ours.registry_uri, ours.model_name) == (served.registry_uri, served.model_name)
+    assert "challenger" in served.challengers, "the worker would not shadow the version"
+    assert ours.model_alias != "challenger", "retrain would move the served alias"
+    for dependency in ("kafka", "mlflow"):
+        assert retrainer["depends_on"][dependency]["condition"] == "service_healthy"
+
+
 # --- the image --------------------------------------------------------------------------
 
 
@@ -377,15 +401,10 @@ def closed_port() -> int:
         return probe.getsockname()[1]
 
 
-def test_the_image_command_runs_the_worker_from_only_the_copied_files(
-    services: dict[str, dict[str, Any]], tmp_path: Path
-) -> None:
-    """Each distinct command, run as the image runs it: from WORKDIR, with only what the
-    Dockerfile COPYs there and the installed dependencies (``-S`` keeps this checkout's
-    editable install, and so ``devstack/``, out). It gets as far as the worker's first
-    contact with Kafka, refused in one line, which shows every import on the way resolved."""
+def copied_app(tmp_path: Path) -> Path:
+    """WORKDIR as the image has it: only what the Dockerfile COPYs there (as links)."""
     app = tmp_path / "app"
-    app.mkdir()
+    app.mkdir(parents=True)
     for copy_args in dockerfile("COPY"):
         *sources, destination = copy_args.split()
         for source in sources:
@@ -396,6 +415,15 @@ def test_the_image_command_runs_the_worker_from_only_the_copied_files(
             )
             target.parent.mkdir(parents=True, exist_ok=True)
             target.symlink_to(ROOT / source)
+    return app
+
+
+def run_in_image(
+    command: list[str] | tuple[str, ...], tmp_path: Path
+) -> tuple[subprocess.CompletedProcess[str], str]:
+    """``command`` run as the image runs it (:func:`copied_app`, the installed dependencies,
+    ``-S`` keeping this checkout's editable install, and so ``devstack/``, out), with the
+    settings' defaults but a broker address where nothing listens; and that address."""
     broker = f"127.0.0.1:{closed_port()}"
     env = {k: v for k, v in os.environ.items() if k not in SETTING_NAMES and k != "PYTHONPATH"}
     env |= {
@@ -405,19 +433,41 @@ def test_the_image_command_runs_the_worker_from_only_the_copied_files(
         "STATE_DIR": str(tmp_path / "state"),
         "FEATURES_DIR": str(tmp_path / "features"),
     }
-    for command in {tuple(c) for c in image_commands(services).values()}:
-        result = subprocess.run(
-            [sys.executable, "-S", *command[1:]],
-            cwd=app,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
+    result = subprocess.run(
+        [sys.executable, "-S", *command[1:]],
+        cwd=copied_app(tmp_path),
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    return result, broker
+
+
+def test_the_image_command_runs_the_worker_from_only_the_copied_files(
+    services: dict[str, dict[str, Any]], tmp_path: Path
+) -> None:
+    """Each distinct command, run as the image runs it, gets as far as the worker's first
+    contact with Kafka, refused in one line, which shows every import on the way resolved."""
+    for i, command in enumerate({tuple(c) for c in image_commands(services).values()}):
+        result, broker = run_in_image(command, tmp_path / str(i))
         assert result.returncode == 2, result.stderr
         assert result.stderr.startswith("error: kafka:"), result.stderr
         assert broker in result.stderr
+
+
+def test_the_retrainer_runs_from_only_the_copied_files_until_the_broker_refuses(
+    services: dict[str, dict[str, Any]], tmp_path: Path
+) -> None:
+    """The retrainer in the image: its base data made, the (local) registry checked, then
+    the results topic's broker refuses, in one line naming it, as the last line."""
+    result, broker = run_in_image(argv(services["retrainer"]["command"]), tmp_path)
+    assert result.returncode == 2, result.stderr
+    *progress, last = result.stderr.splitlines()
+    assert last.startswith(f"error: kafka: no answer from {broker}"), result.stderr
+    assert not any(line.startswith(("error", "Traceback")) for line in progress), result.stderr
+    assert result.stdout == ""
 
 
 # --- a Compose CLI, when there is one ----------------------------------------------------
@@ -440,7 +490,16 @@ def test_a_compose_cli_resolves_the_file_as_this_test_does() -> None:
     env = {k: v for k, v in os.environ.items() if k not in SETTING_NAMES}
     env.pop("COMPOSE_PROFILES", None)
     result = subprocess.run(
-        [*compose_cli(), "-f", str(COMPOSE_FILE), "--profile", "train", "config"],
+        [
+            *compose_cli(),
+            "-f",
+            str(COMPOSE_FILE),
+            "--profile",
+            "train",
+            "--profile",
+            "retrain",
+            "config",
+        ],
         capture_output=True,
         text=True,
         timeout=60,
