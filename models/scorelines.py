@@ -34,6 +34,8 @@ import numpy as np
 import numpy.typing as npt
 from scipy import special
 
+from schemas.prediction import MAX_SCORELINES, GoalForecastRow
+
 #: Goals still to come per side that the grid holds: 0..MAX_TO_COME.
 MAX_TO_COME: Final = 10
 #: Scorelines a forecast lists by default.
@@ -92,6 +94,29 @@ class GoalForecasts:
             top_away=goals[:, 1:] + _CELL_AWAY[cells],
             top_p=top_p,
         )
+
+    def row(self, i: int) -> GoalForecastRow:
+        """Prediction ``i``'s goal forecasts as ``Prediction.build`` takes them: plain Python
+        numbers, at most ``MAX_SCORELINES`` scorelines, those of probability 0 left out."""
+        listed = self.top_home[i, :MAX_SCORELINES], self.top_away[i, :MAX_SCORELINES]
+        return _row(
+            self.expected[i].tolist(),
+            *(a.tolist() for a in listed),
+            self.top_p[i, :MAX_SCORELINES].tolist(),
+            float(self.over_2_5[i]),
+        )
+
+    def rows(self) -> list[GoalForecastRow]:
+        """Every :meth:`row`, in order: each array is converted once, so a batch costs less
+        per row than calling :meth:`row` for each."""
+        columns = (self.top_home, self.top_away, self.top_p)
+        home, away, p = (c[:, :MAX_SCORELINES].tolist() for c in columns)
+        return [
+            _row(*values)
+            for values in zip(
+                self.expected.tolist(), home, away, p, self.over_2_5.tolist(), strict=True
+            )
+        ]
 
 
 def to_come_grid(to_come: npt.ArrayLike) -> np.ndarray:
@@ -154,6 +179,17 @@ def total_goals_rps(
     happened = (beyond[:, None] <= thresholds).astype(np.float64)
     outside = np.maximum(beyond - 1 - thresholds[-1], 0) + np.maximum(-beyond, 0)
     return np.sum((cdf - happened) ** 2, axis=1) + outside
+
+
+def _row(
+    expected: list[float], home: list[int], away: list[int], p: list[float], over: float
+) -> GoalForecastRow:
+    return GoalForecastRow(
+        expected_home=expected[0],
+        expected_away=expected[1],
+        scorelines=tuple(line for line in zip(home, away, p, strict=True) if line[2] > 0.0),
+        over_2_5=over,
+    )
 
 
 def _rates(to_come: npt.ArrayLike) -> np.ndarray:

@@ -11,10 +11,14 @@ from schemas.match_score import MatchScore
 from schemas.match_state import MatchState, MatchTeams
 from schemas.prediction import (
     DRIFT_TOLERANCE,
+    MAX_SCORELINES,
     SUM_TOLERANCE,
+    ExpectedGoals,
+    GoalForecastRow,
     ModelRef,
     Prediction,
     Probabilities,
+    Scoreline,
     Trigger,
 )
 from schemas.timeline_point import TimelinePoint
@@ -22,6 +26,7 @@ from schemas.timeline_point import TimelinePoint
 __all__ = [
     "DRIFT_TOLERANCE",
     "MAX_ID_LENGTH",
+    "MAX_SCORELINES",
     "OUTCOMES",
     "PHASES",
     "SUM_TOLERANCE",
@@ -29,7 +34,9 @@ __all__ = [
     "DeadLetterReason",
     "Encoding",
     "ErrorType",
+    "ExpectedGoals",
     "Forecast",
+    "GoalForecastRow",
     "HeldResult",
     "Livescore",
     "MatchRequest",
@@ -42,6 +49,7 @@ __all__ = [
     "Phase",
     "Prediction",
     "Probabilities",
+    "Scoreline",
     "Status",
     "TimelinePoint",
     "Trigger",

@@ -50,7 +50,7 @@ from schemas.timeline_point import TimelinePoint
 #: Version of the wire contract, semantic: the major part goes up with every change that
 #: breaks a producer or a consumer (see ``devstack/schema_check.py`` for the rules), the
 #: minor part may go up with compatible ones. A major bump needs a CHANGELOG.md entry.
-SCHEMA_VERSION: Final = "2.0.0"
+SCHEMA_VERSION: Final = "3.0.0"
 #: Where ``python -m schemas export`` writes the files.
 JSON_DIR: Final = Path(__file__).parent / "json"
 #: The draft pydantic generates for.

@@ -6,7 +6,7 @@ import datetime as dt
 
 from pydantic import Field
 
-from schemas.common import MatchId, Outcome, OutputRecord, Timestamp
+from schemas.common import MatchId, Outcome, OutputRecord, Timestamp, unset
 from schemas.match_forecasts import Phase
 
 
@@ -28,6 +28,16 @@ class MatchScore(OutputRecord):
     log_loss: float = Field(ge=0, description="-ln P(outcome).")
     brier: float = Field(ge=0, description="Sum of squared errors over the 3 outcomes.")
     rps: float = Field(ge=0, description="Ranked probability score over home < draw < away.")
+    # Added in 3.0.0, and left out while None: a 2.x worker, which refuses fields it does
+    # not know, still reads the scores of forecasts without goals.
+    goals_rps: float | None = Field(
+        None,
+        ge=0,
+        exclude_if=unset,
+        description="Ranked probability score of the forecast's final total goals, not "
+        "divided by the categories (models.scorelines.total_goals_rps); None when the "
+        "forecast had no expected goals.",
+    )
     scored_at: Timestamp
 
     @property

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from schemas.common import Goals, Minute, RedCards, Seq, Status, Timestamp
-from schemas.prediction import Probability, Trigger
+from schemas.common import Goals, Minute, RedCards, Seq, Status, Timestamp, unset
+from schemas.prediction import ExpectedGoals, Probability, Trigger
 
 
 class TimelinePoint(BaseModel):
@@ -28,3 +28,10 @@ class TimelinePoint(BaseModel):
     draw: Probability
     away: Probability
     version: str = Field(description="Registry version of the model that answered.")
+    # Added in 3.0.0; optional, so points written before read as a forecast without goals,
+    # and left out while None.
+    expected_goals: ExpectedGoals | None = Field(
+        None,
+        exclude_if=unset,
+        description="The prediction's expected final goals, what live scoring scores.",
+    )

@@ -20,6 +20,8 @@ from models.scorelines import (
     to_come_grid,
     total_goals_rps,
 )
+from schemas import MAX_SCORELINES, GoalForecastRow, Prediction
+from tests.factories import livescore, model_ref
 
 G = MAX_TO_COME + 1
 GOALS = np.arange(G)
@@ -300,3 +302,44 @@ def test_rps_refuses_a_final_total_of_another_shape_or_type() -> None:
         total_goals_rps([[1.0, 1.0]], [[0, 0]], np.array([1.0]))
     with pytest.raises(ValueError, match="final_total"):
         total_goals_rps([[1.0, 1.0]], [[0, 0]], np.array([1, 2]))
+
+
+# --- one row, as a prediction carries it ---------------------------------------------------
+
+
+def test_a_row_is_plain_numbers_without_zero_probabilities_and_at_most_five() -> None:
+    forecasts = goal_forecasts([[1.2, 0.8], [0.0, 0.0]], [[1, 0], [2, 2]], top=8)
+    first = forecasts.row(0)
+    assert (first.expected_home, first.expected_away) == (2.2, 0.8)
+    assert len(first.scorelines) == MAX_SCORELINES
+    assert first.scorelines[0] == (2, 0, forecasts.top_p[0, 0])
+    assert all(
+        type(h) is int and type(a) is int and type(p) is float for h, a, p in first.scorelines
+    )
+    assert type(first.over_2_5) is float
+    # No goals to come: the score alone, not the seven fillers of probability 0.
+    assert forecasts.row(1).scorelines == ((2, 2, 1.0),)
+    assert forecasts.rows() == [forecasts.row(0), forecasts.row(1)]
+
+
+def test_a_row_builds_a_prediction_at_its_score() -> None:
+    event = livescore(home_goals=1, away_goals=0)
+    forecasts = goal_forecasts([[1.2, 0.8]], [[1, 0]])
+    prediction = Prediction.for_livescore(
+        event, [0.6, 0.25, 0.15], model=model_ref(), features_version="v", goals=forecasts.row(0)
+    )
+    assert prediction.scorelines is not None and prediction.expected_goals is not None
+    assert [(s.home, s.away) for s in prediction.scorelines] == [(2, 0), (1, 0), (2, 1)]
+    assert prediction.over_2_5 == forecasts.over_2_5[0]
+    assert Prediction.model_validate_json(prediction.model_dump_json()) == prediction
+    # The row of another match of the batch, at 0-0, is refused for this 1-0.
+    other = goal_forecasts([[1.2, 0.8]], [[0, 0]]).row(0)
+    with pytest.raises(ValueError, match="below the score"):
+        Prediction.for_livescore(
+            event, [0.6, 0.25, 0.15], model=model_ref(), features_version="v", goals=other
+        )
+
+
+def test_a_certain_row_after_the_final_whistle() -> None:
+    row = GoalForecasts.certain([[3, 1]]).row(0)
+    assert row == GoalForecastRow(3.0, 1.0, ((3, 1, 1.0),), 1.0)

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import pytest
-from jsonschema import Draft202012Validator, FormatChecker
+from jsonschema import Draft202012Validator, FormatChecker, ValidationError
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from devstack.schema_check import (
@@ -28,6 +28,7 @@ from devstack.schema_check import (
 )
 from schemas import (
     DeadLetter,
+    GoalForecastRow,
     HeldResult,
     Livescore,
     MatchRequest,
@@ -521,6 +522,8 @@ def wire(record: BaseModel) -> Any:
 
 
 EVENT = livescore(home_team="Germany", away_team="Scotland", date="2024-06-14")
+#: Goal forecasts at the event's 1-0 (schemas 3.0.0).
+GOALS = GoalForecastRow(2.3, 0.8, ((2, 0, 0.16), (1, 0, 0.14), (2, 1, 0.13)), 0.42)
 
 
 def real_records() -> dict[str, BaseModel]:
@@ -530,11 +533,16 @@ def real_records() -> dict[str, BaseModel]:
     answer = Prediction.for_request(
         request(), [0.2, 0.3, 0.5], model=MODEL, features_version="v1+3", received_at=TS
     )
+    with_goals = Prediction.for_livescore(
+        EVENT, [0.6, 0.25, 0.15], model=MODEL, features_version="v1+3", predicted_at=TS,
+        goals=GOALS,
+    )  # fmt: skip
     return {
         "livescore.schema.json": EVENT,
         "match_request.schema.json": request(home_team="Germany", away_team="Scotland"),
         "prediction.schema.json": prediction,
         "prediction.schema.json#request": answer,
+        "prediction.schema.json#goals": with_goals,
         "dead_letter.schema.json": DeadLetter.from_raw(
             "livescores", 0, 7, b"m1", b"\xff\xfe", "invalid_json", "bad UTF-8", TS
         ),
@@ -567,6 +575,21 @@ def real_records() -> dict[str, BaseModel]:
             rps=0.1,
             scored_at=TS,
         ),
+        "match_score.schema.json#goals": MatchScore(
+            match_id="m1",
+            model_version="7",
+            phase="30-59",
+            date=dt.date(2024, 6, 14),
+            home=0.6,
+            draw=0.25,
+            away=0.15,
+            outcome="home",
+            log_loss=0.51,
+            brier=0.23,
+            rps=0.1,
+            goals_rps=0.27,
+            scored_at=TS,
+        ),
         "match_state.schema.json": MatchState(
             state=EVENT,
             teams=MatchTeams(
@@ -593,6 +616,20 @@ def real_records() -> dict[str, BaseModel]:
             draw=0.25,
             away=0.15,
             version="7",
+        ),
+        "timeline_point.schema.json#goals": TimelinePoint(
+            at=TS,
+            trigger="livescore",
+            seq=4,
+            status="live",
+            minute=30,
+            home_goals=1,
+            away_goals=0,
+            home=0.6,
+            draw=0.25,
+            away=0.15,
+            version="7",
+            expected_goals={"home": 2.3, "away": 0.8},
         ),
         "timeline_point.schema.json#pre-match": TimelinePoint(
             at=TS,
@@ -649,9 +686,22 @@ def broken_records() -> list[tuple[str, dict[str, Any], str]]:
     letter = wire(records["dead_letter.schema.json"])
     point = wire(records["timeline_point.schema.json"])
     held = wire(records["held_result.schema.json"])
+    goals = wire(records["prediction.schema.json#goals"])
+    line = {"home": 1, "away": 0, "probability": 0.01}
     return [
         ("prediction.schema.json", without(prediction, "match_id"), "'match_id' is a required"),
         ("prediction.schema.json", {**prediction, "predicted": "win"}, "'win' is not one of"),
+        (
+            "prediction.schema.json",
+            {**goals, "scorelines": [{**line, "home": h} for h in range(1, 7)]},
+            "is too long",
+        ),
+        (
+            "prediction.schema.json",
+            {**goals, "expected_goals": {"home": -0.5, "away": 0.8}},
+            "-0.5 is less than the minimum",
+        ),
+        ("prediction.schema.json", {**goals, "over_2_5": 1.2}, "1.2 is greater than the maximum"),
         (
             "prediction.schema.json",
             {**prediction, "probabilities": {"home": 1.5, "draw": 0, "away": 0}},
@@ -674,11 +724,16 @@ def broken_records() -> list[tuple[str, dict[str, Any], str]]:
     ]
 
 
+def messages_of(error: ValidationError) -> list[str]:
+    return [error.message, *(m for inner in error.context for m in messages_of(inner))]
+
+
 @pytest.mark.parametrize(("name", "body", "reason"), broken_records())
 def test_records_that_break_the_contract_do_not_validate(
     name: str, body: dict[str, Any], reason: str
 ) -> None:
-    messages = [e.message for e in validator(name).iter_errors(body)]
+    # With the reasons inside a union (``anyOf``), which an optional field's value is.
+    messages = [m for e in validator(name).iter_errors(body) for m in messages_of(e)]
     assert any(reason in m for m in messages), messages
     with pytest.raises(ValueError):  # the service rejects them too
         FILES[name].model_validate_json(json.dumps(body))
@@ -687,6 +742,20 @@ def test_records_that_break_the_contract_do_not_validate(
 def test_an_output_field_added_in_a_later_minor_version_still_validates() -> None:
     body = {**wire(real_records()["prediction.schema.json"]), "confidence": 0.6}
     assert list(validator("prediction.schema.json").iter_errors(body)) == []
+
+
+def test_a_consumer_of_2_x_accepts_the_goal_forecasts() -> None:
+    """The 2.0.0 prediction schema is today's without the three goal fields (and their
+    ``$defs``); being open, it accepts a record that has them."""
+    schema = json.loads((JSON_DIR / "prediction.schema.json").read_text(encoding="utf-8"))
+    goal_fields = {"expected_goals", "scorelines", "over_2_5"}
+    assert goal_fields <= schema["properties"].keys()
+    schema["properties"] = {k: v for k, v in schema["properties"].items() if k not in goal_fields}
+    for name in ("ExpectedGoals", "Scoreline"):
+        del schema["$defs"][name]
+    body = wire(real_records()["prediction.schema.json#goals"])
+    assert body["scorelines"] and body["expected_goals"] and body["over_2_5"]
+    assert list(Draft202012Validator(schema, format_checker=CHECKER).iter_errors(body)) == []
 
 
 def test_an_input_producer_may_send_fields_the_service_ignores() -> None:
