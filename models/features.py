@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from models.elo import rating_change
+from models.goal_ratings import rating_updates
 from models.ids import match_id
 from models.tournaments import tournament_weight
 from schemas.features import (
@@ -23,6 +24,7 @@ from schemas.features import (
     TEAM_COLUMNS,
     TEAM_FEATURE_COLUMNS,
     TEAM_STATE_COLUMNS,
+    with_later_team_features,
 )
 
 #: Matches in the recent-form window.
@@ -32,14 +34,16 @@ LABEL_COLUMN: Final = "outcome"  # index into OUTCOMES
 
 @dataclass
 class TeamState:
-    """What a team's features are computed from: its rating, matches played, and (points,
-    goals for, goals against) of its last ``FORM_WINDOW`` matches."""
+    """What a team's features are computed from: its rating, matches played, (points,
+    goals for, goals against) of its last ``FORM_WINDOW`` matches, and its goal ratings."""
 
     elo: float = NEW_TEAM_FEATURES["elo"]
     played: int = 0
     recent: deque[tuple[int, int, int]] = field(default_factory=lambda: deque(maxlen=FORM_WINDOW))
+    attack: float = NEW_TEAM_FEATURES["attack"]
+    defence: float = NEW_TEAM_FEATURES["defence"]
 
-    def features(self) -> tuple[float, float, float, float, float]:
+    def features(self) -> tuple[float, ...]:
         """The team's features, in ``TEAM_FEATURE_COLUMNS`` order."""
         if not self.recent:
             return (
@@ -48,21 +52,32 @@ class TeamState:
                 NEW_TEAM_FEATURES["goals_for"],
                 NEW_TEAM_FEATURES["goals_against"],
                 float(self.played),
+                self.attack,
+                self.defence,
             )
         n = len(self.recent)
         points = sum(r[0] for r in self.recent) / n
         scored = sum(r[1] for r in self.recent) / n
         conceded = sum(r[2] for r in self.recent) / n
-        return (self.elo, points, scored, conceded, float(self.played))
+        return (self.elo, points, scored, conceded, float(self.played), self.attack, self.defence)
 
-    def record(self, scored: int, conceded: int, elo_change: float) -> None:
+    def record(
+        self, scored: int, conceded: int, elo_change: float, goal_ratings: tuple[float, float]
+    ) -> None:
         points = 3 if scored > conceded else 1 if scored == conceded else 0
         self.recent.append((points, scored, conceded))
         self.played += 1
         self.elo += elo_change
+        self.attack, self.defence = goal_ratings
 
     def copy(self) -> TeamState:
-        return TeamState(self.elo, self.played, deque(self.recent, maxlen=FORM_WINDOW))
+        return TeamState(
+            self.elo,
+            self.played,
+            deque(self.recent, maxlen=FORM_WINDOW),
+            self.attack,
+            self.defence,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,8 +113,15 @@ def apply_result(teams: MutableMapping[str, TeamState], result: Result) -> float
         result.neutral,
         tournament_weight(result.tournament),
     )
-    home.record(result.home_score, result.away_score, change)
-    away.record(result.away_score, result.home_score, -change)
+    home_ratings, away_ratings = rating_updates(
+        (home.attack, home.defence, home.played),
+        (away.attack, away.defence, away.played),
+        result.home_score,
+        result.away_score,
+        result.neutral,
+    )
+    home.record(result.home_score, result.away_score, change, home_ratings)
+    away.record(result.away_score, result.home_score, -change, away_ratings)
     return change
 
 
@@ -186,15 +208,24 @@ def team_states(teams: pd.DataFrame) -> dict[str, TeamState] | None:
     """The states of a ``teams.parquet`` table; None for an older table without them."""
     if any(column not in teams.columns for column in TEAM_STATE_COLUMNS):
         return None
+    teams = with_later_team_features(teams)
     names = teams.index if "team" not in teams.columns else teams["team"]
     out = {}
-    for name, elo, played, points, scored, conceded in zip(
+    for name, elo, played, points, scored, conceded, attack, defence in zip(
         names,
         teams["elo"],
         teams["matches_played"],
         *(teams[c] for c in TEAM_STATE_COLUMNS),
+        teams["attack"],
+        teams["defence"],
         strict=True,
     ):
         recent = deque(zip(map(int, points), map(int, scored), map(int, conceded), strict=True))
-        out[str(name)] = TeamState(float(elo), int(played), deque(recent, maxlen=FORM_WINDOW))
+        out[str(name)] = TeamState(
+            float(elo),
+            int(played),
+            deque(recent, maxlen=FORM_WINDOW),
+            float(attack),
+            float(defence),
+        )
     return out

@@ -29,6 +29,7 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from models.elo import SCALE, expected_score, rating_gap
+from models.goal_ratings import goal_rates
 from models.skellam import skellam_cdf
 from models.timeline import FULL_TIME
 from models.tournaments import tournament_weights
@@ -49,6 +50,13 @@ PREMATCH_FEATURES: Final = (
     "away_form",
     "log_played_min",
     "log_played_diff",
+    # The goals model (models.goal_ratings): each side's expected goals from the attack and
+    # defence ratings, and the home/draw/away log-probabilities those Poisson rates give.
+    "log_rate_home",
+    "log_rate_away",
+    "goals_home",
+    "goals_draw",
+    "goals_away",
 )
 # Red cards are in the input but not here: the historical data has none, so no weight could
 # be learned for them (documented limitation).
@@ -56,6 +64,7 @@ STATE_FEATURES: Final = ("minute", "time_left", "goal_diff", "total_goals")
 DERIVED_FEATURES: Final = (*PREMATCH_FEATURES, *STATE_FEATURES)
 _PRE = slice(0, len(PREMATCH_FEATURES))
 _MINUTE, _TIME_LEFT, _GOAL_DIFF, _TOTAL = (DERIVED_FEATURES.index(n) for n in STATE_FEATURES)
+_RATE_HOME, _RATE_AWAY = (DERIVED_FEATURES.index(n) for n in ("log_rate_home", "log_rate_away"))
 
 GOALS_PER_SIDE: Final = 1.3  # goals per side between equal teams, international average
 _EPS: Final = 1e-9
@@ -106,6 +115,10 @@ def derive_from(numbers: np.ndarray, tournament: Iterable[object]) -> np.ndarray
     time_left = 1.0 - np.minimum(minute, FULL_TIME) / FULL_TIME
     home_played = np.log1p(np.maximum(col("home_matches_played"), 0.0))
     away_played = np.log1p(np.maximum(col("away_matches_played"), 0.0))
+    rate_home, rate_away = goal_rates(
+        col("home_attack"), col("home_defence"), col("away_attack"), col("away_defence"), neutral
+    )
+    goals = np.log(_poisson_outcome(rate_home, rate_away, np.zeros_like(rate_home)))
     return np.column_stack(
         [
             gap / SCALE,
@@ -121,6 +134,9 @@ def derive_from(numbers: np.ndarray, tournament: Iterable[object]) -> np.ndarray
             col("away_form"),
             np.minimum(home_played, away_played),
             home_played - away_played,
+            np.log(rate_home),
+            np.log(rate_away),
+            goals,
             minute,
             time_left,
             col("home_goals") - col("away_goals"),
@@ -145,16 +161,31 @@ class DerivedFeatures(TransformerMixin, BaseEstimator):
         return np.asarray(DERIVED_FEATURES, dtype=object)
 
 
-def _skellam_outcome(
-    supremacy: np.ndarray, goal_diff: np.ndarray, time_left: np.ndarray
+def _poisson_outcome(
+    to_come_home: np.ndarray, to_come_away: np.ndarray, goal_diff: np.ndarray
 ) -> np.ndarray:
-    """(N, 3) P(home, draw, away) if each side's remaining goals were Poisson."""
-    mu_home = np.maximum(GOALS_PER_SIDE * np.exp(supremacy / 2) * time_left, _EPS)
-    mu_away = np.maximum(GOALS_PER_SIDE * np.exp(-supremacy / 2) * time_left, _EPS)
+    """(N, 3) P(home, draw, away) if each side's goals to come are Poisson with these means."""
+    mu_home = np.maximum(to_come_home, _EPS)
+    mu_away = np.maximum(to_come_away, _EPS)
     # Final difference = goal_diff + (home goals to come - away goals to come).
     p_away = skellam_cdf(-goal_diff - 1, mu_home, mu_away)
     p_not_home = skellam_cdf(-goal_diff, mu_home, mu_away)
     return np.clip(np.column_stack([1.0 - p_not_home, p_not_home - p_away, p_away]), _EPS, 1.0)
+
+
+def _to_come(
+    supremacy: np.ndarray, level: np.ndarray | float, time_left: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each side's expected goals in the time left: ``level`` goals a side a match, split
+    by the supremacy (the log ratio of the two rates)."""
+    return level * np.exp(supremacy / 2) * time_left, level * np.exp(-supremacy / 2) * time_left
+
+
+def _skellam_outcome(
+    supremacy: np.ndarray, goal_diff: np.ndarray, time_left: np.ndarray
+) -> np.ndarray:
+    """(N, 3) P(home, draw, away) from ``supremacy`` at the average level of goals."""
+    return _poisson_outcome(*_to_come(supremacy, GOALS_PER_SIDE, time_left), goal_diff)
 
 
 @lru_cache(maxsize=1)
@@ -194,14 +225,21 @@ class OutcomeClassifier(ClassifierMixin, BaseEstimator):
         self.prematch_c = prematch_c
         self.inplay_c = inplay_c
 
-    def _inplay_features(self, x: np.ndarray) -> np.ndarray:
-        pre = np.clip(linear_proba(self.prematch_, x[:, _PRE]), _EPS, 1.0)
+    def _goals_to_come(self, x: np.ndarray, pre: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        # The home/away split follows the blended pre-match edge (what the outcome model
+        # believes); the level of goals follows the two sides' goal ratings.
         edge, grid = _edge_grid()
         supremacy = np.interp(pre[:, 0] - pre[:, 2], edge, grid)
+        level = np.exp((x[:, _RATE_HOME] + x[:, _RATE_AWAY]) / 2)
+        return _to_come(supremacy, level, x[:, _TIME_LEFT])
+
+    def _inplay_features(self, x: np.ndarray) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray]]:
+        pre = np.clip(linear_proba(self.prematch_, x[:, _PRE]), _EPS, 1.0)
+        to_come = self._goals_to_come(x, pre)
         time_left, goal_diff = x[:, _TIME_LEFT], x[:, _GOAL_DIFF]
-        log_live = np.log(_skellam_outcome(supremacy, goal_diff, time_left))
+        log_live = np.log(_poisson_outcome(*to_come, goal_diff))
         log_pre = np.log(pre)
-        return np.column_stack(
+        features = np.column_stack(
             [
                 log_live,
                 log_pre,
@@ -213,6 +251,7 @@ class OutcomeClassifier(ClassifierMixin, BaseEstimator):
                 x[:, _TOTAL],
             ]
         )
+        return features, to_come
 
     def fit(self, x: np.ndarray, y: np.ndarray) -> OutcomeClassifier:
         y = np.asarray(y)
@@ -225,11 +264,17 @@ class OutcomeClassifier(ClassifierMixin, BaseEstimator):
         ).fit(x[before_kickoff][:, _PRE], y[before_kickoff])
         self.inplay_ = make_pipeline(
             StandardScaler(), LogisticRegression(C=self.inplay_c, max_iter=3000)
-        ).fit(self._inplay_features(x), y)
+        ).fit(self._inplay_features(x)[0], y)
         return self
 
     def predict_proba(self, x: np.ndarray) -> np.ndarray:
-        return linear_proba(self.inplay_, self._inplay_features(x))
+        return linear_proba(self.inplay_, self._inplay_features(x)[0])
+
+    def predict_with_goals(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(N, 3) probabilities and (N, 2) each side's expected goals still to come, from
+        one pass over the features."""
+        features, (home, away) = self._inplay_features(x)
+        return linear_proba(self.inplay_, features), np.column_stack([home, away])
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         return self.classes_[np.argmax(self.predict_proba(x), axis=1)]

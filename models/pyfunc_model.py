@@ -36,6 +36,9 @@ _PACKAGE_DIR: Final = Path(__file__).resolve().parent
 _ENTRY_FILE: Final = _PACKAGE_DIR / "pyfunc_entry.py"
 PIPELINE_ARTIFACT: Final = "pipeline"
 _REQUIREMENTS: Final = ("mlflow", "scikit-learn", "scipy", "pandas", "numpy", "pydantic", "joblib")
+#: Extra output columns of models that also forecast goals: each side's expected goals
+#: still to come in the match (Poisson means).
+GOALS_TO_COME: Final = ("home_goals_to_come", "away_goals_to_come")
 
 
 def _fill_value(column: str) -> float:
@@ -92,8 +95,36 @@ class SoccerOutcomeModel(mlflow.pyfunc.PythonModel):
         model_input: pd.DataFrame,
         params: dict[str, Any] | None = None,
     ) -> pd.DataFrame:
-        proba = self.predict_proba(model_input)
-        return pd.DataFrame(proba, columns=list(OUTCOMES), index=model_input.index)
+        if not self._standard_shape():  # another pipeline shape: outcomes only
+            proba = self.predict_proba(model_input)
+            return pd.DataFrame(proba, columns=list(OUTCOMES), index=model_input.index)
+        proba, to_come = self._classify_with_goals(*coerced_arrays(model_input))
+        frame = pd.DataFrame(proba, columns=list(OUTCOMES), index=model_input.index)
+        for i, column in enumerate(GOALS_TO_COME):
+            frame[column] = to_come[:, i]
+        return frame
+
+    def _standard_shape(self) -> bool:
+        if self.pipeline is None:
+            raise RuntimeError("model used before its pipeline was loaded")
+        return len(self.pipeline) == 2 and isinstance(self.pipeline[0], DerivedFeatures)
+
+    def _classify_with_goals(
+        self, numbers: np.ndarray, tournament: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        assert self.pipeline is not None  # callers checked _standard_shape
+        proba, to_come = self.pipeline[-1].predict_with_goals(derive_from(numbers, tournament))
+        return proba / proba.sum(axis=1, keepdims=True), to_come
+
+    def predict_with_goals(self, inputs: ModelInput) -> tuple[np.ndarray, np.ndarray]:
+        """(N, 3) probabilities (as :meth:`predict_input`) and (N, 2) each side's expected
+        goals still to come, from one pass over the rows: what serving calls.
+
+        Raises ``TypeError`` for a pipeline of another shape (it cannot forecast goals)."""
+        if not self._standard_shape():
+            raise TypeError("this pipeline forecasts outcomes only")
+        numbers = np.where(np.isnan(inputs.numbers), _FILL, inputs.numbers)
+        return self._classify_with_goals(numbers, inputs.tournament)
 
     def predict_input(self, inputs: ModelInput) -> np.ndarray:
         """:meth:`predict_proba` of the same rows given as arrays (``schemas.features``):

@@ -199,6 +199,15 @@ class LoadedModel:
             return np.asarray(direct(inputs), dtype=np.float64)
         return self.predict_proba(inputs.frame())
 
+    def predict_with_goals(self, inputs: ModelInput) -> tuple[np.ndarray, np.ndarray | None]:
+        """:meth:`predict_input`, and each side's expected goals still to come (N, 2) when
+        the version forecasts goals (logged since goal ratings were added), else None."""
+        direct = getattr(self._python_model, "predict_with_goals", None)
+        if direct is None:
+            return self.predict_input(inputs), None
+        proba, to_come = direct(inputs)
+        return np.asarray(proba, dtype=np.float64), np.asarray(to_come, dtype=np.float64)
+
     def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:
         """(N, 3) float array in the order of ``OUTCOMES``.
 

@@ -26,7 +26,18 @@ import pandas as pd
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 #: Per-team features, in this order wherever a team's features are a tuple or an array row.
-TEAM_FEATURE_COLUMNS: Final = ("elo", "form", "goals_for", "goals_against", "matches_played")
+TEAM_FEATURE_COLUMNS: Final = (
+    "elo",
+    "form",
+    "goals_for",
+    "goals_against",
+    "matches_played",
+    "attack",
+    "defence",
+)
+#: Team features added after the first snapshots were written: a table without them is
+#: read with the new-team value (``NEW_TEAM_FEATURES``) for every team.
+LATER_TEAM_FEATURES: Final = ("attack", "defence")
 
 #: What a team never seen before gets (and what every team starts training with).
 NEW_TEAM_FEATURES: Final[dict[str, float]] = {
@@ -35,6 +46,8 @@ NEW_TEAM_FEATURES: Final[dict[str, float]] = {
     "goals_for": 1.3,
     "goals_against": 1.3,
     "matches_played": 0.0,
+    "attack": 0.0,  # goal ratings (models.goal_ratings): log-scale, 0 = average
+    "defence": 0.0,
 }
 NEW_TEAM: Final[tuple[float, ...]] = tuple(NEW_TEAM_FEATURES[c] for c in TEAM_FEATURE_COLUMNS)
 
@@ -75,6 +88,16 @@ TEAMS_FILE: Final = "teams.parquet"
 MATCHES_FILE: Final = "matches.parquet"
 MANIFEST_FILE: Final = "manifest.json"
 TABLE_FILES: Final = (MANIFEST_FILE, TEAMS_FILE, MATCHES_FILE)
+
+
+def with_later_team_features(teams: pd.DataFrame) -> pd.DataFrame:
+    """``teams`` with every ``LATER_TEAM_FEATURES`` column it lacks, at the new-team value:
+    a snapshot written before a feature existed still loads (its teams start that feature
+    from scratch)."""
+    missing = [c for c in LATER_TEAM_FEATURES if c not in teams.columns]
+    if not missing:
+        return teams
+    return teams.assign(**{c: NEW_TEAM_FEATURES[c] for c in missing})
 
 
 class ManifestError(ValueError):
@@ -162,7 +185,7 @@ def model_rows(
 ) -> ModelInput:
     """The model's input for N matches.
 
-    ``home`` and ``away`` are (N, 5) team features in ``TEAM_FEATURE_COLUMNS`` order,
+    ``home`` and ``away`` are (N, 7) team features in ``TEAM_FEATURE_COLUMNS`` order,
     ``neutral`` N booleans (or 0/1), ``tournament`` N names and ``state`` (N, 5) values in
     ``STATE_COLUMNS`` order (None: every match before kick-off).
     """

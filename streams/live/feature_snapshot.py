@@ -12,6 +12,7 @@ import pandas as pd
 
 from models.features import TeamState, team_states
 from schemas.features import (
+    LATER_TEAM_FEATURES,
     MATCH_COLUMNS,
     MATCHES_FILE,
     SCORE_COLUMNS,
@@ -19,6 +20,7 @@ from schemas.features import (
     TEAMS_FILE,
     ManifestError,
     read_manifest,
+    with_later_team_features,
 )
 
 
@@ -79,7 +81,8 @@ def load_snapshot(features_dir: Path) -> FeatureSnapshot:
         manifest = read_manifest(features_dir)
     except ManifestError as exc:
         raise FeatureTableError(str(exc)) from exc
-    teams = _read_parquet(features_dir / TEAMS_FILE, ("team", *TEAM_FEATURE_COLUMNS))
+    earlier = tuple(c for c in TEAM_FEATURE_COLUMNS if c not in LATER_TEAM_FEATURES)
+    teams = with_later_team_features(_read_parquet(features_dir / TEAMS_FILE, ("team", *earlier)))
     matches = _read_parquet(features_dir / MATCHES_FILE, MATCH_COLUMNS)
     dates = pd.to_datetime(matches["date"]).dt.date
 

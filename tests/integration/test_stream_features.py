@@ -25,7 +25,7 @@ from models.feature_tables import export_feature_tables
 from models.features import compute_features
 from models.ids import match_id
 from models.synthetic import generate_matches
-from schemas.features import STATE_COLUMNS, TEAM_FEATURE_COLUMNS, model_frame
+from schemas.features import NEW_TEAM, STATE_COLUMNS, TEAM_FEATURE_COLUMNS, model_frame
 from streams.settings import Settings
 from tests.harness import collect, produce
 from tests.integration.conftest import TrainedRegistry
@@ -217,7 +217,7 @@ async def test_the_next_match_is_predicted_with_the_previous_result(
     teams = compute_features(with_result).teams
     frame = model_frame(
         [teams.loc[team, list(TEAM_FEATURE_COLUMNS)].to_numpy(np.float64)],
-        [[1500.0, 1.0, 1.3, 1.3, 0.0]],
+        [NEW_TEAM],
         [False],
         ["Friendly"],
         [[0] * len(STATE_COLUMNS)],

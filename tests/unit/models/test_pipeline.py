@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from models.pipeline import derive_features, linear_proba
+from models.pipeline import PREMATCH_FEATURES, derive_features, linear_proba
 from models.pyfunc_model import SoccerOutcomeModel, coerce_model_input
 from models.synthetic import generate_matches
 from models.training import build_dataset, fit_model
@@ -26,7 +26,8 @@ def test_linear_proba_equals_sklearn(fitted: tuple[SoccerOutcomeModel, pd.DataFr
     model, rows = fitted
     classify = model.pipeline[-1]
     x = derive_features(coerce_model_input(rows))
-    parts = ((classify.prematch_, x[:, :13]), (classify.inplay_, classify._inplay_features(x)))
+    pre = x[:, : len(PREMATCH_FEATURES)]
+    parts = ((classify.prematch_, pre), (classify.inplay_, classify._inplay_features(x)[0]))
     for part, inputs in parts:
         np.testing.assert_allclose(
             linear_proba(part, inputs), part.predict_proba(inputs), rtol=0, atol=1e-12
@@ -42,7 +43,33 @@ def test_predict_proba_equals_the_sklearn_pipeline(
     np.testing.assert_allclose(model.predict_proba(rows), generic, rtol=0, atol=1e-12)
     single = rows.iloc[[3]]
     np.testing.assert_allclose(model.predict_proba(single), generic[[3]], rtol=0, atol=1e-12)
-    assert list(model.predict(None, rows).columns) == ["home", "draw", "away"]
+    assert list(model.predict(None, rows).columns) == [
+        "home",
+        "draw",
+        "away",
+        "home_goals_to_come",
+        "away_goals_to_come",
+    ]
+
+
+def test_goals_to_come_shrink_with_the_clock_and_come_with_the_same_probabilities(
+    fitted: tuple[SoccerOutcomeModel, pd.DataFrame],
+) -> None:
+    model, rows = fitted
+    frame = coerce_model_input(rows.iloc[:20])
+    at = {m: frame.assign(minute=float(m), home_goals=0.0, away_goals=0.0) for m in (0, 45, 90)}
+    inputs = {
+        m: ModelInput(
+            f[list(NUMERIC_INPUT_COLUMNS)].to_numpy(np.float64), f["tournament"].to_numpy(object)
+        )
+        for m, f in at.items()
+    }
+    proba, kickoff = model.predict_with_goals(inputs[0])
+    np.testing.assert_allclose(proba, model.predict_input(inputs[0]), rtol=0, atol=1e-12)
+    # The same teams at 0-0: half the match left is half the goals to come, none at 90.
+    np.testing.assert_allclose(model.predict_with_goals(inputs[45])[1], kickoff / 2, rtol=1e-12)
+    assert (model.predict_with_goals(inputs[90])[1] == 0).all()
+    assert (kickoff > 0.2).all() and (kickoff < 5).all()
 
 
 def test_predict_input_equals_the_sklearn_pipeline_on_the_same_rows(

@@ -22,6 +22,7 @@ from schemas.features import (
     MANIFEST_FILE,
     MODEL_INPUT_COLUMNS,
     STATE_COLUMNS,
+    TEAM_FEATURE_COLUMNS,
     Manifest,
     ManifestError,
     model_frame,
@@ -92,7 +93,8 @@ def test_unknown_teams_get_the_same_defaults_on_both_sides(tables: Path) -> None
 
 
 def test_every_frame_has_the_contract_columns_and_types() -> None:
-    frame = model_frame([[1.0] * 5], [[2.0] * 5], [1], ["Friendly"], [[3, 1, 0, 0, 0]])
+    width = len(TEAM_FEATURE_COLUMNS)
+    frame = model_frame([[1.0] * width], [[2.0] * width], [1], ["Friendly"], [[3, 1, 0, 0, 0]])
     for built in (frame, warm_up_frame()):
         assert tuple(built.columns) == MODEL_INPUT_COLUMNS
         assert built["tournament"].dtype == object

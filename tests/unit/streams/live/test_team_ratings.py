@@ -147,7 +147,7 @@ def test_unknown_teams_and_rating_changes_are_reported(
     _, snapshot = season
     ratings = folded(snapshot, [])
     assert ratings.team_at("Atlantis", dt.date(2030, 1, 1)) == (
-        (1500.0, 1.0, 1.3, 1.3, 0.0),
+        (1500.0, 1.0, 1.3, 1.3, 0.0, 0.0, 0.0),
         False,
     )
     newcomer = MatchResult(
