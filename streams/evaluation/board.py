@@ -33,12 +33,18 @@ class Totals:
     log_loss: float = 0.0
     brier: float = 0.0
     rps: float = 0.0
+    #: Of those, the forecasts with expected goals, and their total-goals RPS summed.
+    goals_n: int = 0
+    goals_rps: float = 0.0
 
     def add(self, score: MatchScore, sign: int) -> None:
         self.n += sign
         self.log_loss += sign * score.log_loss
         self.brier += sign * score.brier
         self.rps += sign * score.rps
+        if score.goals_rps is not None:
+            self.goals_n += sign
+            self.goals_rps += sign * score.goals_rps
 
 
 @dataclass(frozen=True)

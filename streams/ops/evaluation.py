@@ -33,6 +33,11 @@ class PhaseScores(BaseModel):
         description="Expected calibration error, class-wise over ten equal-width bins."
     )
     calibration: list[CalibrationBin] = Field(description="The phase's bins, outcomes pooled.")
+    goals_n: int = Field(description="Of the n forecasts, those with expected goals.")
+    goals_rps: float | None = Field(
+        description="Their mean total-goals RPS (models.scorelines.total_goals_rps, in "
+        "goals); None when none had expected goals."
+    )
 
 
 class VersionScores(BaseModel):
@@ -102,6 +107,8 @@ def evaluation_report(
                         rps=t.rps / t.n,
                         ece=board.calibration_error(version, phase),
                         calibration=calibration_bins(board.bins(version, phase)),
+                        goals_n=t.goals_n,
+                        goals_rps=t.goals_rps / t.goals_n if t.goals_n else None,
                     )
                     for phase, t in board.totals_of(version)
                 ],

@@ -75,6 +75,7 @@ def point_of(prediction: Prediction) -> TimelinePoint:
         draw=p.draw,
         away=p.away,
         version=prediction.model.version,
+        expected_goals=prediction.expected_goals,
     )
 
 
@@ -86,6 +87,9 @@ def forecast_of(point: TimelinePoint) -> Forecast:
         minute=point.minute,
         seq=point.seq,
         at=point.at,
+        home_goals=point.home_goals,
+        away_goals=point.away_goals,
+        expected_goals=point.expected_goals,
     )
 
 

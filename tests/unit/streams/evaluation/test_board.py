@@ -15,7 +15,12 @@ NOW = dt.datetime(2024, 6, 14, 22, tzinfo=dt.UTC)
 
 
 def scored(
-    match_id: str, version: str, phase: Phase, p: tuple[float, float, float], outcome: int
+    match_id: str,
+    version: str,
+    phase: Phase,
+    p: tuple[float, float, float],
+    outcome: int,
+    goals_rps: float | None = None,
 ) -> MatchScore:
     each = forecast_scores([p], [outcome])
     return MatchScore(
@@ -30,6 +35,7 @@ def scored(
         log_loss=float(each.log_loss[0]),
         brier=float(each.brier[0]),
         rps=float(each.rps[0]),
+        goals_rps=goals_rps,
         scored_at=NOW,
     )
 
@@ -169,3 +175,16 @@ def test_a_corrected_result_moves_the_calibration_and_a_repeat_does_not() -> Non
     board.offer(scored("m1", "1", "pre", (0.15, 0.25, 0.60), 0))
     assert board.calibration_error("1", "pre") == pytest.approx(0.85 / 3, abs=1e-12)
     assert sum(b.forecasts for b in board.bins("1", "pre")) == 4 * 3
+
+
+def test_goals_rps_is_summed_over_the_forecasts_that_had_expected_goals() -> None:
+    board = ScoreBoard()
+    board.offer(scored("m1", "1", "pre", (0.5, 0.3, 0.2), 0, goals_rps=0.25))
+    board.offer(scored("m2", "1", "pre", (0.5, 0.3, 0.2), 0, goals_rps=0.75))
+    board.offer(scored("m3", "1", "pre", (0.5, 0.3, 0.2), 0))  # an older model's: no goals
+    totals = board.totals[("1", "pre")]
+    assert (totals.n, totals.goals_n) == (3, 2)
+    assert totals.goals_rps == pytest.approx(1.0)
+    # m2 re-scored after a corrected result: its goals RPS is replaced, not added.
+    board.offer(scored("m2", "1", "pre", (0.5, 0.3, 0.2), 2, goals_rps=1.75))
+    assert (totals.n, totals.goals_n) == (3, 2) and totals.goals_rps == pytest.approx(2.0)

@@ -7,13 +7,23 @@ from __future__ import annotations
 import datetime as dt
 import re
 
+import pytest
+
 from schemas import Prediction, TimelinePoint
 from schemas.json_schema import WIRE_RECORDS
+from schemas.prediction import ExpectedGoals, GoalForecastRow
 from streams.faust_glue.match_keyed import key_bytes
 from streams.faust_glue.table_writer import TableWriter
 from streams.read_models.outputs import TIMELINE_POINTS, MatchOutputs, output_key
 from streams.sinks.memory import InMemorySender
-from tests.factories import READ_AT, answer, livescore, match_keyed_table, prediction
+from tests.factories import (
+    READ_AT,
+    answer,
+    livescore,
+    match_keyed_table,
+    model_ref,
+    prediction,
+)
 
 
 def outputs(limit: int = TIMELINE_POINTS) -> MatchOutputs:
@@ -103,6 +113,33 @@ def test_challengers_are_forecasts_but_not_on_the_timeline() -> None:
     forecasts = made.forecasts("m1")
     assert set(forecasts) == {("3", "0-29"), ("4", "0-29")}
     assert (forecasts[("4", "0-29")].home, forecasts[("4", "0-29")].away) == (0.2, 0.5)
+
+
+def test_a_forecast_keeps_the_expected_goals_and_the_score_they_were_made_at() -> None:
+    writer, listing = match_keyed_table()
+    made = MatchOutputs(writer, listing)
+    goals = GoalForecastRow(
+        expected_home=2.4, expected_away=1.2, scorelines=((2, 1, 0.2),), over_2_5=1.0
+    )
+    with_goals = Prediction.for_livescore(
+        livescore(seq=3, minute=70, home_goals=2, away_goals=1),
+        [0.7, 0.2, 0.1],
+        model=model_ref("5"),
+        features_version="v-test+0",
+        predicted_at=READ_AT,
+        goals=goals,
+    )
+    made.add([with_goals, live(2, minute=20)], "champion")
+    # Through the table's bytes, as a restarted worker reads them.
+    again = MatchOutputs(TableWriter(listing, InMemorySender(), key_bytes, lambda _: 0), listing)
+    for read in (made, again):
+        forecasts = read.forecasts("m1")
+        late = forecasts[("5", "60+")]
+        assert late.expected_goals == ExpectedGoals(home=2.4, away=1.2)
+        assert (late.home_goals, late.away_goals) == (2, 1)
+        assert late.goals_to_come == pytest.approx((0.4, 0.2))
+        old = forecasts[("3", "0-29")]  # a model without goal forecasts
+        assert old.expected_goals is None and old.goals_to_come is None
 
 
 def test_the_forecast_of_a_phase_is_the_last_prediction_of_its_newest_state() -> None:

@@ -1,5 +1,5 @@
 """Forecasts scored against a result: the phases, the outcome, and log-loss, Brier and RPS
-worked by hand."""
+worked by hand; the total-goals RPS of a forecast with expected goals."""
 
 from __future__ import annotations
 
@@ -7,8 +7,10 @@ import datetime as dt
 import math
 
 import pytest
+from scipy.stats import poisson
 
 from schemas import Forecast, phase_of
+from schemas.prediction import ExpectedGoals
 from streams.read_models.scoring import outcome_of, score_slots
 from tests.factories import READ_AT, result
 
@@ -112,3 +114,57 @@ def test_only_the_chosen_slots_that_have_a_forecast_are_scored_in_version_phase_
     assert scores[2].log_loss == pytest.approx(-math.log(0.6), abs=1e-12)
     assert score_slots(result(), forecasts, [("7", "30-59")], NOW) == []
     assert score_slots(result(), {}, [("7", "0-29")], NOW) == []
+
+
+def goals_forecast(
+    home_goals: int, away_goals: int, expected: tuple[float, float], minute: int = 50
+) -> Forecast:
+    return Forecast(
+        home=0.5,
+        draw=0.3,
+        away=0.2,
+        minute=minute,
+        seq=minute,
+        at=READ_AT,
+        home_goals=home_goals,
+        away_goals=away_goals,
+        expected_goals=ExpectedGoals(home=expected[0], away=expected[1]),
+    )
+
+
+def test_a_forecast_with_expected_goals_scores_the_final_total() -> None:
+    # Made at 1-0 expecting 1.5-0 at the end: 0.5 home goals to come, none away, so the
+    # total to come is Poisson(0.5). The match ended 2-0: one goal came. Undivided RPS:
+    #   F(0)^2 + sum over k >= 1 of (1 - F(k))^2, F the Poisson(0.5) CDF
+    #   = e^-1 + (1 - 1.5 e^-0.5)^2 + (1 - 1.625 e^-0.5)^2 + ...
+    #   = 0.367879 + 0.008137 + 0.000207 + 0.000003 + ... = 0.376226.
+    # The oracle is scipy's Poisson CDF.
+    expected = poisson.cdf(0, 0.5) ** 2 + sum((1 - poisson.cdf(k, 0.5)) ** 2 for k in range(1, 40))
+    assert expected == pytest.approx(0.376226, abs=1e-6)
+    slot = ("7", "30-59")
+    (scored,) = score_slots(
+        result(home_goals=2, away_goals=0), {slot: goals_forecast(1, 0, (1.5, 0.0))}, [slot], NOW
+    )
+    assert scored.goals_rps == pytest.approx(expected, abs=1e-9)
+
+
+def test_a_certain_goals_forecast_scores_how_many_goals_it_was_off() -> None:
+    # At 2-1 expecting 2-1: nothing to come, the total is certainly 3. A final of 3 scores
+    # 0; a final of 2-2 is one goal off: (F(3) - 1[4 <= 3])^2 = 1 for the one k between.
+    slot = ("7", "60+")
+    forecasts = {slot: goals_forecast(2, 1, (2.0, 1.0), minute=85)}
+    (right,) = score_slots(result(home_goals=2, away_goals=1), forecasts, [slot], NOW)
+    (off,) = score_slots(result(home_goals=2, away_goals=2), forecasts, [slot], NOW)
+    assert right.goals_rps == pytest.approx(0.0, abs=1e-12)
+    assert off.goals_rps == pytest.approx(1.0, abs=1e-12)
+
+
+def test_a_forecast_without_expected_goals_scores_as_before() -> None:
+    forecasts = {
+        ("7", "pre"): forecast(0.5, 0.3, 0.2),  # an older model: no goals
+        ("8", "pre"): goals_forecast(0, 0, (2.0, 1.0), minute=0),
+    }
+    old, new = score_slots(result(), forecasts, list(forecasts), NOW)
+    assert (old.model_version, old.goals_rps) == ("7", None)
+    assert old.log_loss == pytest.approx(-math.log(0.5), abs=1e-12)
+    assert new.model_version == "8" and new.goals_rps is not None and new.goals_rps > 0
