@@ -11,6 +11,7 @@ from models.cli import main
 from models.evaluation import evaluate, format_report
 from models.registry import resolve_alias
 from models.synthetic import generate_matches
+from schemas import PHASES
 
 
 def test_train_command_registers_and_exports(
@@ -47,5 +48,16 @@ def test_evaluation_beats_the_baselines_and_improves_with_the_clock() -> None:
     assert report.elo_logistic.log_loss < report.base_rates.log_loss
     by_minute = [report.inplay[m].log_loss for m in sorted(report.inplay)]
     assert by_minute == sorted(by_minute, reverse=True)
+    assert list(report.by_phase) == list(PHASES)
+    by_phase = [report.by_phase[phase]["model"].log_loss for phase in PHASES]
+    assert by_phase == sorted(by_phase, reverse=True)
+    # The baselines are pre-match predictors: the same forecasts of the same matches, so
+    # the same scores, in every phase.
+    for name in ("base rates", "Elo-only logistic"):
+        first = report.by_phase["pre"][name]
+        for phase in PHASES:
+            assert report.by_phase[phase][name].log_loss == pytest.approx(first.log_loss)
+            assert report.by_phase[phase][name].ece == pytest.approx(first.ece)
     table = format_report(report)
     assert "Elo-only logistic" in table and "\n90 " in table
+    assert "\n60+     model" in table and "ECE floor" in table
