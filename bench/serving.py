@@ -51,6 +51,6 @@ class OneByOne:
         if not resolve(self.ratings, job, read_at):
             raise ValueError(f"unknown_match: {record.match_id}")
         frame, _ = serving_input(self.ratings, [job])
-        probabilities = predict_rows(self.predictor, frame)[0]
-        prediction = prediction_for(job, probabilities, self.ref, self.ratings.version, read_at)
+        output = predict_rows(self.predictor, frame)[0]
+        prediction = prediction_for(job, output, self.ref, self.ratings.version, read_at)
         return prediction.model_dump_json().encode()

@@ -122,7 +122,10 @@ SNAPSHOT = FeatureSnapshot(
     version="v-test",
     created_at=None,
     loaded_at=dt.datetime.now(dt.UTC),
-    teams={"Germany": (1900.0, 2.2, 2.1, 0.8, 40.0), "Scotland": (1650.0, 1.2, 1.1, 1.4, 38.0)},
+    teams={
+        "Germany": (1900.0, 2.2, 2.1, 0.8, 40.0, 0.4, 0.3),
+        "Scotland": (1650.0, 1.2, 1.1, 1.4, 38.0, -0.1, -0.2),
+    },
     fixtures={"m1": Fixture("Germany", "Scotland", False, "UEFA Euro")},
 )
 

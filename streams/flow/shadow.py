@@ -16,11 +16,10 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 import mode
-import numpy as np
 import structlog
 
 from schemas.features import ModelInput
-from streams.flow.predict import predict_rows
+from streams.flow.predict import RowOutput, predict_rows
 from streams.live.model_server import ServingModel
 from streams.metrics import Metrics
 
@@ -32,7 +31,7 @@ class ShadowRun:
     """One challenger's predict of one batch, under way."""
 
     model: ServingModel
-    future: Future[np.ndarray]
+    future: Future[list[RowOutput]]
     started: float
 
 
@@ -45,7 +44,7 @@ class ShadowRunner(mode.Service):
         self.metrics = metrics
         self.wait_seconds = wait_seconds
         self._executors: dict[str, ThreadPoolExecutor] = {}
-        self._busy: dict[str, Future[np.ndarray]] = {}
+        self._busy: dict[str, Future[list[RowOutput]]] = {}
 
     def begin(self, challengers: dict[str, ServingModel], inputs: ModelInput) -> list[ShadowRun]:
         """Begin a predict per challenger that is free; count the ones that are not."""
@@ -66,8 +65,8 @@ class ShadowRunner(mode.Service):
             runs.append(ShadowRun(model, future, time.perf_counter()))
         return runs
 
-    async def finish(self, runs: list[ShadowRun]) -> list[tuple[ServingModel, np.ndarray]]:
-        """The challengers' probabilities that arrived within the budget."""
+    async def finish(self, runs: list[ShadowRun]) -> list[tuple[ServingModel, list[RowOutput]]]:
+        """The challengers' outputs that arrived within the budget."""
         if not runs:
             return []
         waited = time.perf_counter()
@@ -104,6 +103,6 @@ class ShadowRunner(mode.Service):
             executor.shutdown(wait=False, cancel_futures=True)
 
 
-def _retrieve(future: asyncio.Future[np.ndarray]) -> None:
+def _retrieve(future: asyncio.Future[list[RowOutput]]) -> None:
     if not future.cancelled():
         future.exception()

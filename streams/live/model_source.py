@@ -29,6 +29,19 @@ def predict(predictor: Predictor, inputs: ModelInput) -> np.ndarray:
     return np.asarray(predictor.predict_proba(inputs.frame()))
 
 
+def predict_with_goals(
+    predictor: Predictor, inputs: ModelInput
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """:func:`predict`, and each side's expected goals still to come (N, 2) when the
+    predictor forecasts goals (``models.registry.LoadedModel.predict_with_goals``), else
+    None: one pass over the rows either way."""
+    both = getattr(predictor, "predict_with_goals", None)
+    if both is not None:
+        probabilities, to_come = both(inputs)
+        return np.asarray(probabilities), None if to_come is None else np.asarray(to_come)
+    return predict(predictor, inputs), None
+
+
 class ModelSource(Protocol):
     """Resolves an alias to an exact version and loads a version (both block: run them in
     a thread)."""

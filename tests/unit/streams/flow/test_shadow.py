@@ -52,8 +52,8 @@ def skipped(metrics: Metrics, version: str, reason: str) -> float:
 async def test_a_fast_challenger_answers_the_batch() -> None:
     runner = ShadowRunner(Metrics(), wait_seconds=5.0)
     runs = runner.begin({"challenger": challenger("2", Predictor())}, FRAME)
-    [(model, probabilities)] = await runner.finish(runs)
-    assert model.ref.version == "2" and probabilities.shape == (2, 3)
+    [(model, outputs)] = await runner.finish(runs)
+    assert model.ref.version == "2" and [o.probabilities.shape for o in outputs] == [(3,)] * 2
     await runner.on_stop()
 
 
