@@ -253,18 +253,26 @@ class OutcomeClassifier(ClassifierMixin, BaseEstimator):
         )
         return features, to_come
 
-    def fit(self, x: np.ndarray, y: np.ndarray) -> OutcomeClassifier:
+    def fit(
+        self, x: np.ndarray, y: np.ndarray, sample_weight: np.ndarray | None = None
+    ) -> OutcomeClassifier:
+        """Fit both regressions; ``sample_weight`` (per row, optional) weighs rows in both."""
         y = np.asarray(y)
+        weight = np.ones(len(y)) if sample_weight is None else np.asarray(sample_weight)
         self.classes_ = np.arange(len(OUTCOMES))
         if set(np.unique(y)) != set(self.classes_):
             raise ValueError("training rows must contain home wins, draws and away wins")
         before_kickoff = (x[:, _MINUTE] == 0) & (x[:, _TOTAL] == 0)
         self.prematch_ = make_pipeline(
             StandardScaler(), LogisticRegression(C=self.prematch_c, max_iter=3000)
-        ).fit(x[before_kickoff][:, _PRE], y[before_kickoff])
+        ).fit(
+            x[before_kickoff][:, _PRE],
+            y[before_kickoff],
+            logisticregression__sample_weight=weight[before_kickoff],
+        )
         self.inplay_ = make_pipeline(
             StandardScaler(), LogisticRegression(C=self.inplay_c, max_iter=3000)
-        ).fit(self._inplay_features(x)[0], y)
+        ).fit(self._inplay_features(x)[0], y, logisticregression__sample_weight=weight)
         return self
 
     def predict_proba(self, x: np.ndarray) -> np.ndarray:

@@ -8,6 +8,7 @@ import datetime as dt
 import math
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from models.evaluation import (
@@ -20,7 +21,7 @@ from models.evaluation import (
     phase_scores,
 )
 from models.states import CHECKPOINTS
-from models.training import Scores
+from models.training import Scores, recency_weights
 
 
 def test_checkpoints_fall_in_the_live_boards_phases() -> None:
@@ -93,3 +94,9 @@ def test_the_report_prints_every_predictor_in_every_phase() -> None:
     text = "\n".join(lines)
     assert "checkpoint minutes: pre 0 | 0-29 15" in text
     assert "naive in-play baseline" in text
+
+
+def test_recency_weights_fall_by_e_every_fifteen_years() -> None:
+    newest = pd.Timestamp("2022-12-31")
+    dates = pd.Series([newest, newest - pd.Timedelta(days=15 * 365.25), newest])
+    np.testing.assert_allclose(recency_weights(dates), [1.0, math.exp(-1.0), 1.0])
