@@ -98,5 +98,6 @@ def test_the_report_prints_every_predictor_in_every_phase() -> None:
 
 def test_recency_weights_fall_by_e_every_fifteen_years() -> None:
     newest = pd.Timestamp("2022-12-31")
-    dates = pd.Series([newest, newest - pd.Timedelta(days=15 * 365.25), newest])
-    np.testing.assert_allclose(recency_weights(dates), [1.0, math.exp(-1.0), 1.0])
+    # 5,479 days is 15.0005 years of 365.25 days.
+    dates = pd.Series([newest, newest - pd.Timedelta(days=5479), newest])
+    np.testing.assert_allclose(recency_weights(dates), [1.0, math.exp(-1.0), 1.0], rtol=1e-4)
