@@ -58,8 +58,8 @@ class MergeCounts(BaseModel):
     records: int = Field(description="Records read from the topic.")
     unreadable: int = Field(description="Records that are not a MatchResult (worker: same).")
     superseded: int = Field(
-        description="Records replaced by a newer one of the same match (higher seq, or the "
-        "same match under another id)."
+        description="Records another record of the same match replaced: a correction, a "
+        "re-delivery, or the same match under another key."
     )
     results: int = Field(description="Distinct matches the topic holds.")
     in_base: int = Field(description="Of those, in the base data with the same score.")
