@@ -11,7 +11,12 @@ outcomes, once with the stream updating the features and once with STREAM_FEATUR
 off, next to the batch evaluation's figure for the same model and split. Prints one table
 with both halves of the season and the seconds each replay took, then the service's own
 live scores (``GET /model``: it scores every answer against the result it is given) next
-to the batch evaluation's. Not part of the tests.
+to the batch evaluation's. Last, issue 24's anchor: penaltyblog's Dixon-Coles walked forward
+over the same matches (``bench.dixon_coles_anchor``, refit every 7 days and, for reference,
+every 30), with log-loss and RPS on the whole season and each half beside the service's, and
+the service minus the anchor (negative: the service is better). The anchor walks take tens
+of minutes and run after the replays, once the stack is free. Needs the ``bench`` extra.
+Not part of the tests.
 """
 
 from __future__ import annotations
@@ -33,13 +38,15 @@ import pandas as pd
 import structlog
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
+from bench.dixon_coles_anchor import DEFAULT_DATA, anchor_proba, walk_forward
+from bench.halves import HalfScores, half_table, scores_by_half, season_halves
 from devstack.supervisor import free_port
 from devstack.topics import delete_topics_named, run_names
 from devstack.worker import WorkerProcess, http_get
 from models.data import load_results
 from models.evaluation import HOLDOUT_FROM, HOLDOUT_TO, evaluate
 from models.feature_tables import export_feature_tables
-from models.features import compute_features
+from models.features import compute_features, outcome_labels
 from models.ids import match_id
 from models.paired import paired_difference
 from models.pyfunc_model import log_pyfunc
@@ -50,8 +57,8 @@ from streams.connect.kafka import kafka_options
 from streams.faust_glue.topic_admin import ensure_topics
 from streams.settings import Settings
 
-#: Where a checkout keeps the public international results dataset (ignored by git).
-DEFAULT_DATA = Path(__file__).resolve().parents[1] / "data" / "international_results"
+#: The anchor's refit periods (days): issue 24's target row, then a reference row.
+ANCHOR_REFIT_DAYS = (7, 30)
 
 
 def say(message: str) -> None:
@@ -220,15 +227,45 @@ def live_scores(worker: WorkerProcess, matches: int, timeout: float = 120.0) -> 
         time.sleep(0.5)
 
 
+def answer_proba(season: pd.DataFrame, answers: dict[str, list[float]]) -> np.ndarray:
+    """(N, 3) probabilities each match got before kick-off, in the season's order."""
+    return np.array([answers[f"r{i}"] for i in season.index])
+
+
 def match_losses(season: pd.DataFrame, answers: dict[str, list[float]]) -> np.ndarray:
     """Each match's log-loss of the answer it got before kick-off."""
-    labels = np.select(
-        [season["home_score"] > season["away_score"], season["home_score"] == season["away_score"]],
-        [0, 1],
-        2,
-    )
-    proba = np.clip(np.array([answers[f"r{i}"] for i in season.index]), 1e-15, 1.0)
+    labels = outcome_labels(season["home_score"], season["away_score"])
+    proba = np.clip(answer_proba(season, answers), 1e-15, 1.0)
     return -np.log(proba[np.arange(len(season)), labels])
+
+
+def walk_anchors(results: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """The Dixon-Coles anchor's per-match rows over the holdout, by row name."""
+    anchors = {}
+    for days in ANCHOR_REFIT_DAYS:
+        say(f"Dixon-Coles anchor, refit every {days} days (minutes: one fit at a time)")
+        walked = walk_forward(results, HOLDOUT_FROM, HOLDOUT_TO, refit_days=days, progress=say)
+        anchors[f"Dixon-Coles, refit {days} days"] = walked
+    return anchors
+
+
+def anchor_table(
+    season: pd.DataFrame,
+    service: dict[str, np.ndarray],
+    anchors: dict[str, pd.DataFrame],
+    first: np.ndarray,
+) -> list[str]:
+    """The service's answers (in the season's order) and each anchor's rows scored on
+    exactly the season's matches (joined by match id), whole and by half, then each
+    service row minus each anchor row."""
+    labels = outcome_labels(season["home_score"], season["away_score"])
+    ids = [match_id(*key) for key in season[["date", "home_team", "away_team"]].itertuples(False)]
+    rows: dict[str, HalfScores] = {
+        name: scores_by_half(proba, labels, first) for name, proba in service.items()
+    }
+    for name, walked in anchors.items():
+        rows[name] = scores_by_half(anchor_proba(walked, ids), labels, first)
+    return half_table(rows, [(name, anchor) for name in service for anchor in anchors])
 
 
 async def main(args: argparse.Namespace) -> None:
@@ -239,8 +276,7 @@ async def main(args: argparse.Namespace) -> None:
         runs = {}
         for updates in (True, False):
             runs[updates] = await replay(settings, season, root, updates)
-    middle = season["date"].iloc[len(season) // 2]
-    first = (season["date"] < middle).to_numpy()
+    middle, first = season_halves(season["date"])
     losses = {updates: match_losses(season, runs[updates]["answers"]) for updates in runs}
     print(f"season replay: {len(season)} matches; halves split at {middle.date()}")
     print(f"batch evaluation (python -m models evaluate): log-loss {batch.log_loss:.4f}")
@@ -269,6 +305,16 @@ async def main(args: argparse.Namespace) -> None:
             f"{label:<36}{live['n']:>6}{live['log_loss']:>10.4f}"
             f"{live['brier']:>9.4f}{live['rps']:>9.4f}"
         )
+    service = {
+        f"the service, updates {'on' if updates else 'off'}": answer_proba(
+            season, runs[updates]["answers"]
+        )
+        for updates in runs
+    }
+    anchors = walk_anchors(load_results(args.data).results)
+    lines = anchor_table(season, service, anchors, first)
+    print("\nthe Dixon-Coles anchor (issue 24) on the same matches: log-loss (LL) and RPS")
+    print("\n".join(lines))
 
 
 if __name__ == "__main__":
