@@ -98,7 +98,7 @@ class SoccerOutcomeModel(mlflow.pyfunc.PythonModel):
         if not self._standard_shape():  # another pipeline shape: outcomes only
             proba = self.predict_proba(model_input)
             return pd.DataFrame(proba, columns=list(OUTCOMES), index=model_input.index)
-        proba, to_come = self._classify_with_goals(*coerced_arrays(model_input))
+        proba, to_come = self.predict_with_goals(ModelInput(*coerced_arrays(model_input)))
         frame = pd.DataFrame(proba, columns=list(OUTCOMES), index=model_input.index)
         for i, column in enumerate(GOALS_TO_COME):
             frame[column] = to_come[:, i]

@@ -52,8 +52,14 @@ class SabotagedModel(SoccerOutcomeModel):
             return proba[:, ::-1].copy()  # OUTCOMES is (home, draw, away)
         return proba
 
-    # Serving calls predict_input (models.registry.LoadedModel), a frame's caller
-    # predict_proba (the base class's predict goes through it too): both misbehave.
+    # Serving calls predict_with_goals (models.registry.LoadedModel; the base class's
+    # predict goes through it too), older callers predict_input, a frame's caller
+    # predict_proba: all misbehave.
+    def predict_with_goals(self, inputs: ModelInput) -> tuple[np.ndarray, np.ndarray]:
+        self._misbehave(len(inputs))
+        proba, to_come = super().predict_with_goals(inputs)
+        return self._mirrored(proba), to_come[:, ::-1].copy() if self.mode == "mirror" else to_come
+
     def predict_input(self, inputs: ModelInput) -> np.ndarray:
         self._misbehave(len(inputs))
         return self._mirrored(super().predict_input(inputs))

@@ -19,7 +19,7 @@ from models.data import MatchData
 from models.feature_tables import model_input, read_feature_tables
 from models.features import LABEL_COLUMN
 from models.promotion import promote
-from models.pyfunc_model import log_pyfunc
+from models.pyfunc_model import GOALS_TO_COME, log_pyfunc
 from models.registry import (
     RegistryError,
     alias_version,
@@ -135,7 +135,9 @@ def test_plain_mlflow_pyfunc_and_nothing_in_mlruns(
     example = pyfunc.input_example
     assert list(example.columns) == list(MODEL_INPUT_COLUMNS)
     out = pyfunc.predict(example)
-    assert list(out.columns) == list(OUTCOMES)
+    # Outcome probabilities, then each side's expected goals still to come.
+    assert list(out.columns) == [*OUTCOMES, *GOALS_TO_COME]
+    assert (out[list(GOALS_TO_COME)] >= 0).all().all()
     assert [i.name for i in pyfunc.metadata.get_input_schema().inputs] == list(MODEL_INPUT_COLUMNS)
     # Artifacts went to the configured folder, not ./mlruns of the working directory.
     assert not (registry.workdir / "mlruns").exists()
