@@ -6,7 +6,7 @@ involved: ``helm template`` renders the manifests offline.
 
 How the rendered manifests are checked:
 
-- **Built-in kinds** (Deployment, Service, Job, Secret, PodDisruptionBudget) go through
+- **Built-in kinds** (Deployment, Service, Job, CronJob, Secret, PodDisruptionBudget) go through
   ``kubernetes-validate`` in strict mode (unknown fields are errors), for the oldest
   Kubernetes the chart supports (its ``kubeVersion`` floor) and the one this helm was built
   against. ``kubernetes-validate`` only ships schemas of built-in kinds: for any other kind
@@ -43,6 +43,7 @@ import pytest
 import referencing
 import yaml
 
+from models.cli import build_parser as models_parser
 from streams.settings import Settings
 from tests.tools import require_tool
 
@@ -124,8 +125,24 @@ VARIANTS["prometheus-rule"] = (
     "--set",
     "prometheusRule.enabled=true,prometheusRule.labels.release=kube-prometheus-stack",
 )
+#: The optional retraining CronJob (off in the others): on the production-like install with
+#: the base data from a claim, and on a development install with synthetic base data.
+RETRAIN_CLAIM = "soccerpredict-results-data"
+VARIANTS["retrain"] = (
+    "-f",
+    str(PRODUCTION_VALUES),
+    "--set",
+    f"retrain.enabled=true,retrain.data.existingClaim={RETRAIN_CLAIM}",
+    "--set-json",
+    'retrain.extraArgs=["--holdout-from","2025-01-01"]',
+)
+VARIANTS["retrain-dev"] = ("--set", "retrain.enabled=true")
 
-BUILT_IN_KINDS = frozenset({"Deployment", "Service", "Job", "Secret", "PodDisruptionBudget"})
+BUILT_IN_KINDS = frozenset(
+    {"Deployment", "Service", "Job", "CronJob", "Secret", "PodDisruptionBudget"}
+)
+#: The kinds that run pods of the worker image.
+POD_KINDS = frozenset({"Deployment", "Job", "CronJob"})
 
 VENDORED = ROOT / "tests" / "vendored"
 #: Kind -> its published CRD (versions and sources: tests/vendored/README.md).
@@ -279,8 +296,16 @@ def kinds(manifests: list[dict[str, Any]]) -> set[str]:
     return {m["kind"] for m in manifests}
 
 
+def pod_spec(manifest: dict[str, Any]) -> dict[str, Any]:
+    """The pod spec of a Deployment, a Job, or the Jobs a CronJob makes."""
+    spec = manifest["spec"]
+    if manifest["kind"] == "CronJob":
+        spec = spec["jobTemplate"]["spec"]
+    return dict(spec["template"]["spec"])
+
+
 def containers(manifest: dict[str, Any]) -> list[dict[str, Any]]:
-    spec = manifest["spec"]["template"]["spec"]
+    spec = pod_spec(manifest)
     return [*spec.get("initContainers", []), *spec["containers"]]
 
 
@@ -527,7 +552,7 @@ def test_probes_use_health_and_ready(variant: str) -> None:
 def test_credentials_come_only_from_secrets(variant: str) -> None:
     manifests = render(*VARIANTS[variant])
     for manifest in manifests:
-        if manifest["kind"] not in {"Deployment", "Job"}:
+        if manifest["kind"] not in POD_KINDS:
             continue
         for container in containers(manifest):
             for name, entry in env_of(container).items():
@@ -602,6 +627,10 @@ def test_tls_files_are_mounted_and_pointed_at() -> None:
         (("--set", "config.TOPIC_PARTITIONS=0"), "TOPIC_PARTITIONS must be at least 1"),
         (("--set", "autoscaling.enabled=true,autoscaling.minReplicas=0"), "minReplicas"),
         (("--set", "features.init.enabled=true"), "features.init.image is required"),
+        (
+            ("--set", "retrain.enabled=true,retrain.schedule="),
+            "retrain.schedule is required",
+        ),
     ],
 )
 def test_bad_values_are_refused_with_a_reason(args: tuple[str, ...], message: str) -> None:
@@ -651,9 +680,9 @@ def test_empty_config_values_leave_the_variable_unset() -> None:
 def test_pods_run_locked_down(variant: str) -> None:
     manifests = render(*VARIANTS[variant])
     for manifest in manifests:
-        if manifest["kind"] not in {"Deployment", "Job"}:
+        if manifest["kind"] not in POD_KINDS:
             continue
-        pod = manifest["spec"]["template"]["spec"]
+        pod = pod_spec(manifest)
         assert pod["automountServiceAccountToken"] is False
         assert pod["securityContext"]["runAsNonRoot"] is True
         volumes = {v["name"]: v for v in pod["volumes"]}
@@ -752,3 +781,64 @@ def test_prometheus_rule_ships_the_alerts_file_itself() -> None:
     labels = rule["metadata"]["labels"]
     assert labels["release"] == "kube-prometheus-stack"
     assert labels["app.kubernetes.io/instance"] == RELEASE
+
+
+# -- retraining from the stream (issue 24) ---------------------------------------------------
+
+
+def retrain_job(manifests: list[dict[str, Any]]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The CronJob and its one container."""
+    cron = one(manifests, "CronJob")
+    (container,) = pod_spec(cron)["containers"]
+    return cron, container
+
+
+def test_retrain_cronjob_is_off_by_default() -> None:
+    for variant in ("default", "production", "dev-everything", "prometheus-rule"):
+        assert "CronJob" not in kinds(render(*VARIANTS[variant])), variant
+
+
+@pytest.mark.parametrize("variant", ["retrain", "retrain-dev"])
+def test_retrain_cronjob_runs_models_retrain_with_the_worker_settings(variant: str) -> None:
+    manifests = render(*VARIANTS[variant])
+    cron, container = retrain_job(manifests)
+    served = worker(manifests)
+    assert container["image"] == served["image"]
+    assert container["command"] == ["python", "-m", "models", "retrain"]
+    args = models_parser().parse_args(["retrain", *container["args"]])
+    assert args.command == "retrain"
+    # The same settings and credentials as the worker (its own address aside), so it reads
+    # the results topic the workers write and registers where they resolve the challenger.
+    own = {"POD_IP", "NODE_CANONICAL_URL"}
+    assert container["env"] == [e for e in served["env"] if e["name"] not in own]
+    env = env_of(container)
+    assert env["MODEL_ALIAS"]["value"] != "challenger", "retrain would move the served alias"
+    assert "challenger" in env["CHALLENGER_ALIASES"]["value"].split(",")
+    spec = cron["spec"]
+    assert len(spec["schedule"].split()) == 5, spec["schedule"]
+    assert spec["concurrencyPolicy"] == "Forbid"
+    assert pod_spec(cron)["restartPolicy"] == "Never"
+    assert container["resources"]["limits"]["memory"]
+
+
+def test_retrain_reads_the_base_data_from_a_claim_read_only() -> None:
+    cron, container = retrain_job(render(*VARIANTS["retrain"]))
+    args = models_parser().parse_args(["retrain", *container["args"]])
+    assert str(args.holdout_from) == "2025-01-01"
+    mounts = {m["name"]: m for m in container["volumeMounts"]}
+    assert mounts["data"]["mountPath"] == str(args.data)
+    assert mounts["data"]["readOnly"] is True
+    volumes = {v["name"]: v for v in pod_spec(cron)["volumes"]}
+    assert volumes["data"]["persistentVolumeClaim"] == {
+        "claimName": RETRAIN_CLAIM,
+        "readOnly": True,
+    }
+
+
+def test_retrain_without_a_claim_uses_the_synthetic_history_of_the_values() -> None:
+    cron, container = retrain_job(
+        render(*VARIANTS["retrain-dev"], "--set", "retrain.synthetic.seed=7")
+    )
+    args = models_parser().parse_args(["retrain", *container["args"]])
+    assert (args.data, args.synthetic, args.seed) == (None, 3000, 7)
+    assert "data" not in {v["name"] for v in pod_spec(cron)["volumes"]}
