@@ -18,10 +18,10 @@ Venues: penaltyblog (1.13) takes a per-match ``neutral_venue`` flag, both when f
 (a neutral match does not inform the home advantage) and when predicting (a neutral match
 gets no home advantage). Both use the data's ``neutral`` column.
 
-A team the fit has never seen (absent from the window, or first seen after the refit date)
-gets the fit's average team: the mean attack and the mean defence over the fitted teams.
-Its grid is ``create_dixon_coles_grid`` of the resulting expected goals with the fit's rho,
-the same grid ``predict`` builds for known teams.
+A match with a team the fit has never seen (absent from the window, or first seen after the
+refit date) gets 1/3 for each outcome: the fit knows nothing of that side. Such teams are
+almost all minnows (Island Games and CONIFA sides); playing them as the fit's average team
+instead scored far worse on the holdout (docs/benchmarks.md, "The Dixon-Coles anchor").
 
 Each fit starts from the previous fit's parameters instead of penaltyblog's constant
 start, shifted so the attacks average 1 as penaltyblog's constraint wants (adding c to every
@@ -50,7 +50,7 @@ from typing import Final
 
 import numpy as np
 import pandas as pd
-from penaltyblog.models import DixonColesGoalModel, create_dixon_coles_grid, dixon_coles_weights
+from penaltyblog.models import DixonColesGoalModel, dixon_coles_weights
 
 from bench.halves import half_table, scores_by_half, season_halves
 from models.cli import EXIT_USAGE, UsageError, _Parser, _positive
@@ -142,44 +142,19 @@ def warm_start(model: DixonColesGoalModel, previous: DixonColesGoalModel) -> np.
 
 
 def predict(model: DixonColesGoalModel, matches: pd.DataFrame) -> np.ndarray:
-    """(N, 3) home/draw/away probabilities of ``matches`` (home_team, away_team, neutral)."""
+    """(N, 3) home/draw/away probabilities of ``matches`` (home_team, away_team, neutral);
+    1/3 each where the fit has not seen a team."""
     homes = matches["home_team"].to_numpy(dtype=str)
     aways = matches["away_team"].to_numpy(dtype=str)
     neutral = matches["neutral"].to_numpy(dtype=bool)
     known = np.isin(homes, model.teams) & np.isin(aways, model.teams)
-    out = np.empty((len(matches), len(OUTCOMES)))
+    out = np.full((len(matches), len(OUTCOMES)), 1 / len(OUTCOMES))
     if known.any():
         grids = model.predict_many(
             homes[known], aways[known], max_goals=MAX_GOALS, neutral_venue=neutral[known]
         )
         out[known] = [grid.home_draw_away for grid in grids]
-    for i in np.flatnonzero(~known):
-        out[i] = average_team_grid(model, homes[i], aways[i], bool(neutral[i])).home_draw_away
     return out
-
-
-def average_team_grid(model: DixonColesGoalModel, home: str, away: str, neutral: bool):
-    """The grid of a match with a team the fit has not seen, played by the fit's average
-    team (mean attack, mean defence); a known team keeps its own parameters."""
-    params = model.params_array
-    index = model.param_indices()
-    attack, defence = params[index["attack"]], params[index["defense"]]
-
-    def strength(team: str) -> tuple[float, float]:
-        if team in model.team_to_idx:
-            i = model.team_to_idx[team]
-            return attack[i], defence[i]
-        return float(attack.mean()), float(defence.mean())
-
-    (home_attack, home_defence), (away_attack, away_defence) = strength(home), strength(away)
-    advantage = 0.0 if neutral else params[index["home_advantage"]]
-    return create_dixon_coles_grid(
-        float(np.exp(advantage + home_attack + away_defence)),
-        float(np.exp(away_attack + home_defence)),
-        float(params[index["rho"]]),
-        # Its grid is 0..max_goals, predict's is 0..max_goals - 1.
-        max_goals=MAX_GOALS - 1,
-    )
 
 
 def walk_forward(

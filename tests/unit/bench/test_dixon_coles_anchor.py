@@ -11,7 +11,6 @@ import numpy as np
 import pandas as pd
 import pytest
 from penaltyblog.models import DixonColesGoalModel, dixon_coles_weights
-from scipy.stats import poisson
 
 from bench import dixon_coles_anchor as anchor
 from bench import season_replay
@@ -184,32 +183,29 @@ def test_a_neutral_match_has_no_home_advantage(results: pd.DataFrame) -> None:
     assert home_ad[0] > neutral_ad[0] + 0.03
 
 
-def test_a_team_never_seen_plays_as_the_average_team(results: pd.DataFrame) -> None:
+def test_a_match_with_a_team_never_seen_gets_a_third_each(results: pd.DataFrame) -> None:
     day = START + pd.Timedelta(days=3)
-    newcomer = pd.DataFrame(
-        [{"date": day, "home_team": "Freedonia", "away_team": "Avalon", "neutral": False}]
+    newcomers = pd.DataFrame(
+        [
+            {"date": day, "home_team": "Freedonia", "away_team": "Avalon", "neutral": False},
+            {"date": day, "home_team": "Dorne", "away_team": "Sylvania", "neutral": True},
+        ]
     ).assign(home_score=0, away_score=2, tournament="Friendly", city="", country="")
+    # Sylvania also played before, but only after the refit date of its match's fit.
+    late = newcomers.iloc[[1]].assign(date=START + pd.Timedelta(days=1), home_team="Elbonia")
     got = walk_forward(
-        pd.concat([results, newcomer], ignore_index=True), START, day, refit_days=7, window_years=1
+        pd.concat([results, newcomers, late], ignore_index=True),
+        START,
+        day,
+        refit_days=7,
+        window_years=1,
     )
-    p = got.loc[got["home_team"] == "Freedonia", list(PROBA_COLUMNS)].to_numpy()[0]
-    # A second implementation: Poisson goals with the Dixon-Coles low-score correction.
-    params = independent_fit(results, START).params
-    attack = np.mean([params[f"attack_{t}"] for t in TEAMS])
-    defence = np.mean([params[f"defence_{t}"] for t in TEAMS])
-    home = math.exp(params["home_advantage"] + attack + params["defence_Avalon"])
-    away = math.exp(params["attack_Avalon"] + defence)
-    rho = params["rho"]
-    goals = np.arange(15)
-    grid = np.outer(poisson.pmf(goals, home), poisson.pmf(goals, away))
-    grid[0, 0] *= 1 - home * away * rho
-    grid[0, 1] *= 1 + home * rho
-    grid[1, 0] *= 1 + away * rho
-    grid[1, 1] *= 1 - rho
-    grid /= grid.sum()
-    expected = [np.tril(grid, -1).sum(), np.trace(grid), np.triu(grid, 1).sum()]
-    assert p == pytest.approx(expected, abs=2e-3)
-    assert p[2] > p[0], "Avalon, the strongest side, is favoured over an average side"
+    strangers = got["home_team"].eq("Freedonia") | got["away_team"].eq("Sylvania")
+    assert strangers.sum() == 3
+    assert np.array_equal(
+        got.loc[strangers, list(PROBA_COLUMNS)].to_numpy(), np.full((3, 3), 1 / 3)
+    )
+    assert (got.loc[~strangers, "p_home"] != 1 / 3).all()
 
 
 def test_anchor_proba_follows_the_asked_match_ids(rows: pd.DataFrame) -> None:
