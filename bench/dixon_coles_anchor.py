@@ -19,9 +19,10 @@ Venues: penaltyblog (1.13) takes a per-match ``neutral_venue`` flag, both when f
 gets no home advantage). Both use the data's ``neutral`` column.
 
 A match with a team the fit has never seen (absent from the window, or first seen after the
-refit date) gets 1/3 for each outcome: the fit knows nothing of that side. Such teams are
-almost all minnows (Island Games and CONIFA sides); playing them as the fit's average team
-instead scored far worse on the holdout (docs/benchmarks.md, "The Dixon-Coles anchor").
+refit date) gets 1/3 for each outcome: the fit knows nothing of that side, and a wrong
+guess costs at most ln 3. Such teams are almost all minnows (Island Games and CONIFA
+sides), far below the fit's average team, which was tried instead (docs/benchmarks.md,
+"The Dixon-Coles anchor").
 
 Each fit starts from the previous fit's parameters instead of penaltyblog's constant
 start, shifted so the attacks average 1 as penaltyblog's constraint wants (adding c to every
