@@ -22,6 +22,7 @@ from streams.faust_glue.kafka_admin import KafkaAdmin
 from streams.faust_glue.match_keyed import match_keyed_table
 from streams.faust_glue.patches import apply_faust_patches
 from streams.faust_glue.raw_table_keys import raw_keys
+from streams.faust_glue.recency import recently_written
 from streams.faust_glue.send_now import PRODUCER_LINGER_SECONDS, send_now
 from streams.faust_glue.table_writer import match_table_writer
 from streams.faust_glue.web_driver import ServiceApp
@@ -113,7 +114,8 @@ def match_table(app: faust.App, name: str, settings: Settings) -> faust.TableT:
 
     ``use_partitioner`` sends each key's changelog to the partition its events use, and raw
     keys make that the same hash (``streams.faust_glue.raw_table_keys``): the worker that
-    owns a match also owns its state.
+    owns a match also owns its state. Its store lists the matches least recently written
+    first (``streams.faust_glue.recency``), for the memory janitor's limit.
     """
     table = app.Table(
         name,
@@ -124,6 +126,7 @@ def match_table(app: faust.App, name: str, settings: Settings) -> faust.TableT:
         use_partitioner=True,
     )
     raw_keys(table)
+    recently_written(table)
     return table
 
 

@@ -9,6 +9,7 @@ import json
 from schemas import Livescore, MatchRequest, MatchResult, ModelRef, Prediction
 from streams.faust_glue.match_keyed import MatchKey, MatchKeyed, key_bytes
 from streams.faust_glue.partitions import partition_of
+from streams.faust_glue.recency import RecentlyWritten
 from streams.faust_glue.table_writer import TableWriter
 from streams.flow.records import RawRecord
 from streams.live.feature_snapshot import FeatureSnapshot, Fixture
@@ -102,8 +103,9 @@ def output(record: Prediction | MatchResult, topic: str, offset: int = 0) -> Raw
 
 
 def memory_table(sent: InMemorySender | None = None) -> TableWriter[str]:
-    """A table keyed by match id: a dict, its changelog records to ``sent``."""
-    return TableWriter({}, sent or InMemorySender(), str.encode, lambda _: None)
+    """A table keyed by match id, its changelog records to ``sent``; it lists its keys
+    least recently written first, as ``streams.app.match_table``'s store does."""
+    return TableWriter(RecentlyWritten(), sent or InMemorySender(), str.encode, lambda _: None)
 
 
 def match_keyed_table(

@@ -17,6 +17,9 @@ does not do for such keys are added here:
   local write, a changelog record applied in recovery or as a standby, a partition dropped
   after a rebalance) goes through it, so the listing can never disagree with the table,
   and reading a match's keys in order costs the same at its first point and its last.
+- **Matches are listed least recently written first.** A match moves to the end of the
+  listing when a new key of it is written, so the memory janitor finds the matches written
+  longest ago without reading their values (``streams.flow.memory_janitor``).
 
 The keys go to the changelog as JSON arrays; Faust reads them back as tuples.
 """
@@ -42,7 +45,8 @@ MatchKey = tuple[Any, ...]
 class MatchKeyed(MutableMapping[MatchKey, bytes]):
     """A dict of the table's values that also keeps each match's keys in order: by
     ``order(key)``, then first write first (a rewrite keeps its place). Kept in order as
-    keys come and go, so reading a match's keys never sorts them."""
+    keys come and go, so reading a match's keys never sorts them; the matches themselves
+    are kept least recently written first (a new key moves its match to the end)."""
 
     def __init__(self, order: Callable[[MatchKey], int] = lambda key: 0) -> None:
         self._values: dict[MatchKey, bytes] = {}
@@ -59,8 +63,11 @@ class MatchKeyed(MutableMapping[MatchKey, bytes]):
         if key not in self._values:
             place = (self.order(key), next(self._writes))
             self._place[key] = place
+            # The match moves to the end: written last. (A dict keeps insertion order.)
+            keys = self._by_match.pop(key[0], None)
+            self._by_match[key[0]] = keys = [] if keys is None else keys
             # (order, write) is unique, so the keys themselves are never compared.
-            bisect.insort(self._by_match.setdefault(key[0], []), (*place, key))
+            bisect.insort(keys, (*place, key))
         self._values[key] = value
 
     def __delitem__(self, key: MatchKey) -> None:
@@ -108,8 +115,16 @@ class MatchKeyed(MutableMapping[MatchKey, bytes]):
         return max(keys, key=lambda entry: entry[1])[2] if keys else None
 
     def match_ids(self) -> list[str]:
-        """Every match that has a key."""
+        """Every match that has a key, least recently written first."""
         return list(self._by_match)
+
+    def match_count(self) -> int:
+        return len(self._by_match)
+
+    def last_in_order(self, match_id: str) -> MatchKey | None:
+        """The match's last key in order (its newest by ``order``), or None."""
+        keys = self._by_match.get(match_id)
+        return keys[-1][2] if keys else None
 
 
 class MatchKeyedTable(faust.Table):

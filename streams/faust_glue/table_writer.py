@@ -63,6 +63,9 @@ class TableWriter(Generic[K]):
     def keys(self) -> Iterator[K]:
         return iter(self.store.keys())
 
+    def __len__(self) -> int:
+        return len(self.store)
+
     def _record(self, key: K, value: bytes | None) -> Outgoing:
         return Outgoing(self.send, self.key_bytes(key), value, partition=self.partition(key))
 

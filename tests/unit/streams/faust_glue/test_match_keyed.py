@@ -22,9 +22,24 @@ def test_keys_are_listed_per_match_in_first_write_order() -> None:
     store[A2] = b"rewritten"  # a rewrite keeps its place
     assert store.keys_of("a") == [A2, A1, A3]
     assert store.keys_of("b") == [B1] and store.keys_of("c") == []
-    assert store.match_ids() == ["a", "b"]
+    assert store.match_ids() == ["b", "a"], "a was written last"
     assert (store[A2], len(store), A1 in store, ("c", 1) in store) == (b"rewritten", 4, True, False)
     assert list(store) == [A2, B1, A1, A3]
+
+
+def test_matches_are_listed_least_recently_written_first() -> None:
+    store = MatchKeyed(order=lambda key: -1 if key[1] is None else key[1])
+    for key in (A1, B1, ("c", 1, "livescore")):
+        store[key] = b"v"
+    assert store.match_ids() == ["a", "b", "c"] and store.match_count() == 3
+    store[A1] = b"rewritten"  # the same output read again: a is not written anew
+    assert store.match_ids() == ["a", "b", "c"]
+    store[A3] = b"v"  # a new output of a: a is the newest match
+    assert store.match_ids() == ["b", "c", "a"]
+    assert store.last_in_order("a") == A1, "by order: the request (None) sorts first"
+    assert store.last_in_order("x") is None
+    del store[B1]
+    assert store.match_ids() == ["c", "a"] and store.match_count() == 2
 
 
 def test_deletes_clean_up_the_listing() -> None:
