@@ -50,6 +50,17 @@ class DecodedTable(Generic[K, M]):
         self._decoded[key] = (stored, value)
         return value
 
+    def peek(self, key: K) -> M | None:
+        """Like :meth:`get`, but a value decoded afresh is not kept: for a look at every
+        key (the memory janitor's sweep), which would otherwise keep a model per key."""
+        held = self._decoded.get(key)
+        stored = self.table.get(key)
+        if stored is None:
+            return None
+        if held is not None and held[0] is stored:
+            return held[1]
+        return self._decode(stored)
+
     def put(self, key: K, value: M) -> None:
         """Write ``value`` (one changelog record)."""
         stored = value.model_dump_json().encode()

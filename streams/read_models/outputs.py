@@ -217,9 +217,10 @@ class MatchOutputs:
 
     def newest_at(self, match_id: str) -> dt.datetime | None:
         """When the match's last new output was made (one decode, however long the
-        match)."""
+        match; not kept: the janitor asks this of every match each minute)."""
         key = self._listing.last_written(match_id)
-        return None if key is None else self._point(key).at
+        point = None if key is None else self.decoded.peek(key)
+        return None if point is None else point.at
 
     def match_ids(self) -> list[str]:
         return self._listing.match_ids()

@@ -71,3 +71,13 @@ def test_prune_drops_the_stale_entries_only() -> None:
     assert set(made._decoded) == {"kept"}
     assert made.get("kept") == Value(n=1) and decodes == [], "the kept one still held"
     assert made.get("replaced") == Value(n=4) and made.get("deleted") is None
+
+
+def test_a_peek_decodes_what_is_not_held_without_keeping_it() -> None:
+    made, store, decodes = table()
+    store["a"] = b'{"n": 3}'
+    assert made.peek("a") == Value(n=3) and made.peek("a") == Value(n=3)
+    assert len(decodes) == 2, "not kept: decoded at each peek"
+    assert made.get("a") == Value(n=3) and len(decodes) == 3
+    assert made.peek("a") == Value(n=3) and len(decodes) == 3, "held: not decoded again"
+    assert made.peek("missing") is None
