@@ -282,6 +282,7 @@ def create_app(settings: Settings) -> WorkerHandle:
             settings.topic_partitions,
             ttl=dt.timedelta(hours=settings.match_memory_hours),
             finished_ttl=dt.timedelta(minutes=settings.finished_match_minutes),
+            limit=settings.match_memory_limit,
             metrics=metrics,
             send_all=publisher.send_all,
         ),

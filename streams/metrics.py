@@ -316,6 +316,13 @@ class Metrics:
             ["table"],
             registry=r,
         )
+        self.match_memories_forgotten = Counter(
+            "soccer_match_memories_forgotten_total",
+            "Matches this worker forgot, per table: `expired` (MATCH_MEMORY_HOURS, "
+            "FINISHED_MATCH_MINUTES) or `limit` (past MATCH_MEMORY_LIMIT).",
+            ["table", "reason"],
+            registry=r,
+        )
 
     def exposition(self) -> bytes:
         """The Prometheus text format of every metric."""

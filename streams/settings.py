@@ -195,6 +195,12 @@ class Settings(BaseSettings):
         description="A finished match is kept this long after its last event, for corrected "
         "results, then forgotten.",
     )
+    match_memory_limit: PositiveInt = Field(
+        50_000,
+        description="The most matches a worker remembers per table of its own partitions, "
+        "whatever their age: past it the matches never followed live are forgotten first, "
+        "least recently written first (a flood of new match ids cannot grow the worker).",
+    )
 
     # Features and serving
     features_dir: Path = Field(

@@ -71,7 +71,12 @@ class MatchStates:
         self.decoded.delete(match_id)
 
     def match_ids(self) -> Iterator[str]:
+        """Every match held, in the table's order (``streams.app`` keeps it least
+        recently written first)."""
         return self.decoded.keys()
+
+    def count(self) -> int:
+        return len(self.writer)
 
     def prune(self) -> None:
         self.decoded.prune()

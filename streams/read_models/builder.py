@@ -114,7 +114,22 @@ class ReadModelStore:
         self.models = models
 
     def match_ids(self) -> list[str]:
-        return sorted({*self.models.outputs.match_ids(), *self.models.results.match_ids()})
+        """The matches with a result and no outputs (they score nothing), then those with
+        outputs least recently written first."""
+        return [*self._results_only(), *self.models.outputs.match_ids()]
+
+    def _results_only(self) -> list[str]:
+        outputs = self.models.outputs
+        return [m for m in self.models.results.match_ids() if not outputs.count(m)]
+
+    def count(self) -> int:
+        return self.models.outputs.match_count() + len(self._results_only())
+
+    def followed(self, match_id: str) -> bool:
+        """A match with a result, or an output of a livescore state, was followed live."""
+        return self.models.results.get(match_id) is not None or self.models.outputs.followed(
+            match_id
+        )
 
     def is_expired(
         self, match_id: str, now: dt.datetime, ttl: dt.timedelta, finished_ttl: dt.timedelta

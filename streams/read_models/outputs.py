@@ -223,7 +223,17 @@ class MatchOutputs:
         return None if point is None else point.at
 
     def match_ids(self) -> list[str]:
+        """Every match with an output, least recently written first."""
         return self._listing.match_ids()
+
+    def match_count(self) -> int:
+        return self._listing.match_count()
+
+    def followed(self, match_id: str) -> bool:
+        """Whether any output of the match answers a livescore state (has a ``seq``): its
+        newest key in timeline order has one then."""
+        key = self._listing.last_in_order(match_id)
+        return key is not None and key[_SEQ] is not None
 
     def timeline_match_ids(self) -> list[str]:
         """Matches with at least one champion prediction (the match pages' list)."""

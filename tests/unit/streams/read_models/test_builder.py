@@ -165,7 +165,7 @@ def test_the_janitor_forgets_a_finished_match_after_its_result_and_outputs() -> 
     models.apply([output(result(), RESULTS)], at + dt.timedelta(minutes=30))
     models.changelog()
 
-    assert store.match_ids() == ["m1", "m2"]
+    assert store.match_ids() == ["m1", "m2"] and store.count() == 2
     # m1 finished: 60 minutes after the later of its result and its last output.
     assert not store.is_expired("m1", at + dt.timedelta(minutes=89), ttl, finished_ttl)
     assert store.is_expired("m1", at + dt.timedelta(minutes=91), ttl, finished_ttl)
@@ -177,6 +177,22 @@ def test_the_janitor_forgets_a_finished_match_after_its_result_and_outputs() -> 
     assert store.match_ids() == ["m2"] and models.results.get("m1") is None
     tombstones = store.changelog()
     assert [r.value for r in tombstones] == [None, None], "its output and its result"
+
+
+def test_the_janitor_sees_the_matches_least_recently_written_first_and_which_were_live() -> None:
+    models = read_models()
+    store = ReadModelStore(models)
+    requested = [output(answer(None, request_id=m).model_copy(update={"match_id": m}), PREDICTIONS)
+                 for m in ("r1", "r2")]  # fmt: skip
+    models.apply([champion(1, 5, (0.5, 0.3, 0.2)), *requested], NOW)
+    assert store.match_ids() == ["m1", "r1", "r2"]
+    models.apply([champion(2, 6, (0.5, 0.3, 0.2))], NOW)  # a new output of m1
+    assert store.match_ids() == ["r1", "r2", "m1"]
+    assert store.followed("m1") and not store.followed("r1") and not store.followed("x")
+    # A result whose match has no outputs here comes first: it scores nothing.
+    models.apply([output(result(match_id="done"), RESULTS)], NOW)
+    assert store.match_ids() == ["done", "r1", "r2", "m1"] and store.count() == 4
+    assert store.followed("done")
 
 
 def test_a_request_answer_is_on_the_timeline_and_a_forecast() -> None:
