@@ -244,6 +244,7 @@ def create_app(settings: Settings) -> WorkerHandle:
         publisher=publisher,
         shadow=shadow,
         metrics=metrics,
+        results_read=results.caught_up if results is not None else None,
     )
     activity = Activity()
     loop = BatchLoop(
@@ -254,12 +255,9 @@ def create_app(settings: Settings) -> WorkerHandle:
     )
     register_agents(app, loop, processor, livescores_topic, match_requests_topic)
     # Beside the champion: fed from its outputs, applied only when it is idle.
-    import os
-
-    if not os.environ.get("EXP_NO_READ_MODELS"):
-        register_read_model_agent(
-            app, read_models, activity, publisher, metrics, settings.topic_partitions
-        )
+    register_read_model_agent(
+        app, read_models, activity, publisher, metrics, settings.topic_partitions
+    )
     register_views(app, worker)
 
     # Started before Faust's own services and stopped after them, so the model loads while

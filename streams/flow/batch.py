@@ -14,6 +14,7 @@ writes one small state per match per batch and nothing that grows with a match's
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import time
 from collections.abc import Awaitable, Sequence
@@ -83,7 +84,10 @@ class BatchProcessor:
         publisher: Publisher,
         shadow: ShadowRunner,
         metrics: Metrics,
+        results_read: asyncio.Event | None = None,
     ) -> None:
+        """``results_read``: set once the results topic has been read to where it ended
+        when the worker started (None: no stream updates to wait for)."""
         self.states = states
         self.models = models
         self.features = features
@@ -91,6 +95,7 @@ class BatchProcessor:
         self.publisher = publisher
         self.shadow = shadow
         self.metrics = metrics
+        self.results_read = results_read
 
     async def livescores(self, raws: list[RawRecord]) -> Confirmation:
         started = time.perf_counter()
@@ -193,6 +198,11 @@ class BatchProcessor:
         # why, and nothing is lost or dead-lettered for a start-up condition.
         await self.models.ready.wait()
         await self.features.ready.wait()
+        if self.results_read is not None:
+            # A worker that starts (or takes partitions) answers with every result known
+            # before it started, as the worker it replaces did: else the same match would
+            # get other features after a restart than without one.
+            await self.results_read.wait()
         serving, ratings = self.models.current, self.ratings
         assert serving is not None  # set before ready is
 

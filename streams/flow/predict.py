@@ -115,9 +115,11 @@ def prediction_for(
     read_at: dt.datetime,
 ) -> Prediction:
     """The ``predictions`` record answering ``job``; raises ValueError for unusable output."""
+    if job.state is not None and job.state.status == "finished":
+        # A request after the final whistle gets the certainty the whistle's own
+        # prediction got: the two are predictions of the same state.
+        output = known_at_full_time(job.state, output)
     if isinstance(job.record, Livescore):
-        if job.record.status == "finished":
-            output = known_at_full_time(job.record, output)
         return Prediction.for_livescore(
             job.record,
             output.probabilities,

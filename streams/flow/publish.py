@@ -214,12 +214,21 @@ class Publisher:
     ) -> Awaitable[None]:
         """Hand the read models' changelog records and the scores they made to the
         producer; the returned awaitable completes once they are acknowledged (the broker
-        down is waited out; a refusal for good is logged and counted, not raised)."""
+        down is waited out; a refusal for good is logged and counted, not raised).
+
+        The scores are acknowledged before the changelog records are sent. A worker killed
+        in between leaves the table's changelog without the change, so the worker that
+        takes the partition over reads those outputs again and scores them again (a score
+        sent twice counts once: the topic is compacted by match, version and phase). Sent
+        together, the changelog could keep the change and the scores be lost for good:
+        the outputs read again would then change nothing and score nothing."""
         scored = [
             Outgoing(self.scores, score.key.encode(), score.model_dump_json().encode())
             for score in scores
         ]
-        return await self._hand_over([*changelog, *scored], "read models")
+        if scored:
+            await (await self._hand_over(scored, "scores"))
+        return await self._hand_over(list(changelog), "read models")
 
     async def _after_the_champion(self, records: list[Outgoing], what: str) -> None:
         """Outputs sent after the champion's are acknowledged, until acknowledged."""

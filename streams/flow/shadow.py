@@ -2,10 +2,13 @@
 
 Each challenger predicts in a thread of its own, started alongside the champion's predict.
 The champion's outputs are published first; then the batch waits for the challengers at
-most ``wait_seconds`` (counted from when they started). A challenger that is still busy
-with an earlier batch is skipped for this one, a late one is left to finish alone and its
-answer dropped, a failing one is skipped: the champion's outputs never depend on them and
-its batches wait for them no longer than the budget.
+most ``wait_seconds`` (counted from when they were handed over). A challenger's batches
+queue on its one thread while it works through earlier ones (batches overlap: the
+champion computes the next while one waits for its acks), so one that keeps up answers
+every batch and its live scores are those of every event, as the champion's are. Only
+past :data:`QUEUED_BATCHES` waiting is a batch skipped for it; a late one is left to finish
+alone and its answer dropped, a failing one is skipped: the champion's outputs never
+depend on them and its batches wait for them no longer than the budget.
 """
 
 from __future__ import annotations
@@ -24,6 +27,9 @@ from streams.live.model_server import ServingModel
 from streams.metrics import Metrics
 
 log = structlog.get_logger(__name__)
+#: Batches that may wait for one challenger's thread before the next one is skipped for it:
+#: the few that overlap at a steady rate, not a backlog.
+QUEUED_BATCHES = 4
 
 
 @dataclass(frozen=True)
@@ -44,15 +50,15 @@ class ShadowRunner(mode.Service):
         self.metrics = metrics
         self.wait_seconds = wait_seconds
         self._executors: dict[str, ThreadPoolExecutor] = {}
-        self._busy: dict[str, Future[list[RowOutput]]] = {}
+        self._queued: dict[str, list[Future[list[RowOutput]]]] = {}
 
     def begin(self, challengers: dict[str, ServingModel], inputs: ModelInput) -> list[ShadowRun]:
         """Begin a predict per challenger that is free; count the ones that are not."""
         runs = []
         for model in challengers.values():
             version = model.ref.version
-            busy = self._busy.get(version)
-            if busy is not None and not busy.done():
+            queued = [f for f in self._queued.get(version, []) if not f.done()]
+            if len(queued) >= QUEUED_BATCHES:
                 self.metrics.shadow_skipped.labels(version=version, reason="busy").inc()
                 continue
             executor = self._executors.get(version)
@@ -61,7 +67,7 @@ class ShadowRunner(mode.Service):
                     max_workers=1, thread_name_prefix=f"shadow-v{version}"
                 )
             future = executor.submit(predict_rows, model.predictor, inputs)
-            self._busy[version] = future
+            self._queued[version] = [*queued, future]
             runs.append(ShadowRun(model, future, time.perf_counter()))
         return runs
 

@@ -68,6 +68,8 @@ class ModelServer(PollingService):
         self.challenger_errors: dict[str, str] = {}
         #: alias -> (version that failed to load, when, on the monotonic clock).
         self._refused: dict[str, tuple[str, float]] = {}
+        #: alias -> the champion that gave way when that alias's version was promoted.
+        self._demoted: dict[str, ServingModel] = {}
         self.last_error: str | None = None
         self.last_checked: dt.datetime | None = None
         self.ready = asyncio.Event()
@@ -92,11 +94,15 @@ class ModelServer(PollingService):
             self.metrics.model_last_resolved.set(self.last_checked.timestamp())
             swapped = False
             if self.current is None or self.current.ref.version != ref.version:
-                try:
-                    model = await asyncio.to_thread(self._load_and_warm, ref)
-                except Exception as exc:
-                    self._note_error("load", exc)
-                    return False
+                promoted = self._held(ref)
+                if promoted is not None:
+                    model = promoted
+                else:
+                    try:
+                        model = await asyncio.to_thread(self._load_and_warm, ref)
+                    except Exception as exc:
+                        self._note_error("load", exc)
+                        return False
                 if self.current is None:
                     # At start-up the challengers load before the first batch may run, so
                     # the shadow covers every batch; later they load beside the serving one.
@@ -113,14 +119,28 @@ class ModelServer(PollingService):
         first = next(iter(self.challengers.values()), None)
         return first.ref if first else None
 
+    def _held(self, ref: ModelRef) -> ServingModel | None:
+        """The challenger already loaded at ``ref``'s version, to serve as the champion
+        resolved by ``ref`` (a promotion then loads nothing), or None."""
+        for held in self.challengers.values():
+            if held.ref.version == ref.version:
+                return ServingModel(ref=ref, predictor=held.predictor, loaded_at=held.loaded_at)
+        return None
+
     async def _refresh_challengers(self, champion: ModelRef) -> None:
         loaded: dict[str, ServingModel] = {}
         for alias in self.challenger_aliases:
             ref = await asyncio.to_thread(self._try_resolve, alias)
+            held = self.challengers.get(alias)
             if ref is None or ref.version == champion.version:
                 self.challenger_errors.pop(alias, None)
+                if held is not None and held is self._demoted.get(alias):
+                    # The alias names the champion because its version was promoted:
+                    # ``_swap`` put the champion it replaced in its place, which keeps
+                    # predicting in shadow until the alias moves, so no batch around a
+                    # promotion goes unpredicted by either version.
+                    loaded[alias] = held
                 continue
-            held = self.challengers.get(alias)
             if held is not None and held.ref.version == ref.version:
                 loaded[alias] = held
                 continue
@@ -150,7 +170,21 @@ class ModelServer(PollingService):
         self.challengers = loaded
 
     def _swap(self, model: ServingModel) -> None:
-        previous = self.current.ref.version if self.current else None
+        """Serve ``model``. A challenger of its version (it was promoted) gives its place
+        to the champion it replaces, in the same step: every batch sees both versions."""
+        outgoing = self.current
+        previous = outgoing.ref.version if outgoing else None
+        if outgoing is not None:
+            self._demoted = {
+                alias: ServingModel(
+                    ref=outgoing.ref.model_copy(update={"alias": alias}),
+                    predictor=outgoing.predictor,
+                    loaded_at=outgoing.loaded_at,
+                )
+                for alias, held in self.challengers.items()
+                if held.ref.version == model.ref.version
+            }
+            self.challengers = self.challengers | self._demoted
         self.current = model
         self.last_error = None
         self.ready.set()

@@ -133,7 +133,9 @@ class Path:
 
 
 @asynccontextmanager
-async def champion_path(challenger: Any = None) -> AsyncIterator[Path]:
+async def champion_path(
+    challenger: Any = None, results_read: asyncio.Event | None = None
+) -> AsyncIterator[Path]:
     log: list[str] = []
     sent = {name: Sent(name, log) for name in ("predictions", "dlq", "results", "shadow", "state")}
     metrics, latest, model, store = Metrics(), LatestStub(log), ByMinute(), {}
@@ -165,6 +167,7 @@ async def champion_path(challenger: Any = None) -> AsyncIterator[Path]:
         publisher=publisher,
         shadow=shadow,
         metrics=metrics,
+        results_read=results_read,
     )
     try:
         yield Path(processor, metrics, sent, latest, store, model, log)
@@ -254,6 +257,18 @@ async def test_the_state_write_does_not_grow_with_the_matchs_history() -> None:
         # (and a timestamp's fraction) change. One more event held would add ~200 bytes.
         assert abs(sizes[-1] - sizes[0]) <= 16, sizes
         assert len(path.store["m1"]) == sizes[-1]
+
+
+async def test_no_batch_is_predicted_before_the_results_known_at_start_are_read() -> None:
+    results_read = asyncio.Event()
+    async with champion_path(results_read=results_read) as path:
+        batch = asyncio.ensure_future(path.livescores(event(0, seq=1, minute=10)))
+        for _ in range(100):  # far more turns than an in-memory batch takes
+            await asyncio.sleep(0)
+        assert not batch.done() and path.predictions() == []
+        results_read.set()
+        await asyncio.wait_for(batch, 5)
+        assert [(p.match_id, p.seq) for p in path.predictions()] == [("m1", 1)]
 
 
 # --- requests ----------------------------------------------------------------------------

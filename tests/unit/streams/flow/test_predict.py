@@ -15,7 +15,7 @@ from schemas.features import NEW_TEAM, NUMERIC_INPUT_COLUMNS, ModelInput, model_
 from streams.flow.enrich import Job
 from streams.flow.predict import RowOutput, infer, prediction_for
 from streams.metrics import Metrics
-from tests.factories import READ_AT, livescore, model_ref, raw
+from tests.factories import READ_AT, livescore, model_ref, raw, request
 
 
 class PoisonOnMinute:
@@ -109,3 +109,13 @@ def test_a_live_match_is_not_made_certain() -> None:
     output = RowOutput(np.array([0.9, 0.08, 0.02]), None)
     made = prediction_for(job_for(event), output, model_ref(), "v+0", READ_AT)
     assert made.probabilities.home == pytest.approx(0.9)
+
+
+def test_a_request_after_the_final_whistle_is_as_certain_as_the_whistle() -> None:
+    state = livescore(status="finished", minute=90, home_goals=0, away_goals=2)
+    job = Job(raw=raw(b"{}", topic="match-requests"), record=request(), state=state)
+    made = prediction_for(
+        job, RowOutput(np.array([0.3, 0.3, 0.4]), None), model_ref(), "v+0", READ_AT
+    )
+    assert made.trigger == "request" and made.probabilities.away == 1.0
+    assert made.probabilities.home == 0.0 and made.probabilities.draw == 0.0

@@ -14,7 +14,7 @@ import pytest
 
 from schemas import ModelRef
 from schemas.features import NEW_TEAM, model_rows
-from streams.flow.shadow import ShadowRunner
+from streams.flow.shadow import QUEUED_BATCHES, ShadowRunner
 from streams.live.model_server import ServingModel
 from streams.metrics import Metrics
 
@@ -66,7 +66,7 @@ async def test_a_failing_challenger_is_counted_not_raised() -> None:
     await runner.on_stop()
 
 
-async def test_a_slow_challenger_costs_at_most_the_budget_then_is_skipped_while_busy() -> None:
+async def test_batches_queue_behind_a_busy_challenger_up_to_a_bound_then_are_skipped() -> None:
     metrics = Metrics()
     release = threading.Event()
     slow = Predictor("slow", release)
@@ -78,12 +78,16 @@ async def test_a_slow_challenger_costs_at_most_the_budget_then_is_skipped_while_
     assert time.perf_counter() - started < 1.0, "the batch waited past the budget"
     assert skipped(metrics, "4", "late") == 1
 
-    # Still busy with the first batch: the next is not queued behind it, nor waited for.
-    assert runner.begin(models, FRAME) == []
-    assert skipped(metrics, "4", "busy") == 1 and slow.calls == 1
+    # Busy with the first batch: the next ones queue behind it, up to the bound.
+    queued = [run for _ in range(QUEUED_BATCHES - 1) for run in runner.begin(models, FRAME)]
+    assert len(queued) == QUEUED_BATCHES - 1 and skipped(metrics, "4", "busy") == 0
+    assert runner.begin(models, FRAME) == [], "past the bound a batch is skipped"
+    assert skipped(metrics, "4", "busy") == 1
     release.set()
-    await asyncio.wrap_future(first.future)  # the late predict has finished
-    assert len(runner.begin(models, FRAME)) == 1, "free again once it finished"
+    for run in queued:  # each queued batch is answered once the thread reaches it
+        assert len(await asyncio.wrap_future(run.future)) == 2
+    assert slow.calls == QUEUED_BATCHES
+    assert len(runner.begin(models, FRAME)) == 1, "free again once it caught up"
     await runner.on_stop()
 
 

@@ -169,3 +169,33 @@ async def test_a_broken_challenger_is_reported_and_not_reloaded_every_poll() -> 
     await models.refresh()
     assert models.challengers["challenger"].ref.version == "3"
     assert "challenger" not in models.challenger_errors
+
+
+async def test_a_promotion_loads_nothing_and_the_old_champion_keeps_predicting_in_shadow() -> None:
+    registry = Registry()
+    registry.aliases["challenger"] = "2"
+    models = server(registry)
+    await models.refresh()
+    assert registry.loads == ["1", "2"]
+    registry.aliases["champion"] = "2"  # the challenger is promoted; its alias stays on it
+    assert await models.refresh()
+    assert models.current.ref.version == "2" and models.current.ref.alias == "champion"
+    assert {a: m.ref.version for a, m in models.challengers.items()} == {"challenger": "1"}
+    assert models.challengers["challenger"].ref.alias == "challenger"
+    registry.aliases["challenger"] = "1"  # the alias follows the demoted champion
+    await models.refresh()
+    assert {a: m.ref.version for a, m in models.challengers.items()} == {"challenger": "1"}
+    assert registry.loads == ["1", "2"], "a swap of two loaded versions loads neither"
+    registry.aliases["challenger"] = "3"  # a new challenger replaces the demoted one
+    await models.refresh()
+    assert {a: m.ref.version for a, m in models.challengers.items()} == {"challenger": "3"}
+
+
+async def test_an_alias_moved_onto_the_champion_without_a_promotion_stops_its_shadow() -> None:
+    registry = Registry()
+    registry.aliases["challenger"] = "2"
+    models = server(registry)
+    await models.refresh()
+    registry.aliases["challenger"] = "1"
+    await models.refresh()
+    assert models.challengers == {}
