@@ -25,6 +25,9 @@ bench: setup ## all benchmarks side by side in one table (not in CI; minutes, no
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends rabbitmq-server)
 	$(PY) -m bench
 
+chaos: setup ## the season through a clean run and a run under faults; the ledger compares them (minutes)
+	$(PY) -m bench.chaos
+
 config-doc: ## write docs/configuration.md from streams/settings.py (a unit test checks it)
 	$(PY) -m devstack.settings_doc
 
@@ -34,4 +37,4 @@ stack-up: setup ## start the local Kafka and Redis
 stack-down: ## stop the local Kafka and Redis
 	$(PY) -m streams stack down
 
-.PHONY: help setup demo test lint bench config-doc stack-up stack-down
+.PHONY: help setup demo test lint bench chaos config-doc stack-up stack-down
