@@ -11,8 +11,9 @@ order as recovered: by partition, then as written.
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Iterator, MutableMapping
-from typing import Any, Generic, TypeVar
+from collections import OrderedDict
+from collections.abc import Hashable
+from typing import TypeVar
 
 import faust
 
@@ -20,38 +21,13 @@ K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
 
 
-class RecentlyWritten(MutableMapping[K, V], Generic[K, V]):
-    """A dict whose keys iterate least recently written first."""
-
-    def __init__(self) -> None:
-        self._values: dict[K, V] = {}
-
-    def __getitem__(self, key: K) -> V:
-        return self._values[key]
-
-    def get(self, key: K, default: Any = None) -> Any:
-        # The mixin's get raises and catches KeyError on a miss: most reads of a new match.
-        return self._values.get(key, default)
+class RecentlyWritten(OrderedDict[K, V]):
+    """A dict whose keys iterate least recently written first. Only a write is Python
+    code: reads stay the C dict's, and they are most of what the champion's path does."""
 
     def __setitem__(self, key: K, value: V) -> None:
-        # A dict keeps insertion order, and a rewrite keeps its place: take it out first.
-        self._values.pop(key, None)
-        self._values[key] = value
-
-    def __delitem__(self, key: K) -> None:
-        del self._values[key]
-
-    def __iter__(self) -> Iterator[K]:
-        return iter(self._values)
-
-    def __len__(self) -> int:
-        return len(self._values)
-
-    def __contains__(self, key: object) -> bool:
-        return key in self._values
-
-    def clear(self) -> None:
-        self._values.clear()
+        super().__setitem__(key, value)
+        self.move_to_end(key)
 
 
 def recently_written(table: faust.TableT) -> faust.TableT:
