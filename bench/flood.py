@@ -9,9 +9,11 @@ sends ``--matches`` requests, each for a match id never seen before, at ``--rate
 the worker's resident memory (``VmRSS`` of ``/proc/<pid>/status``) and the live memories
 per table (``soccer_match_memories`` on ``/metrics``). It checks that every request is
 answered (a prediction carries its ``request_id``) and that the tables come down to
-``MATCH_MEMORY_LIMIT``, prints the peak resident memory next to the bound, then stops the
-worker, starts it again and measures how long it takes to be ready and to answer a new
-request (its tables recovered from their changelogs).
+``MATCH_MEMORY_LIMIT``, prints the peak resident memory next to the bound, lets the
+changelogs compact (twice ``--compact-seconds``, the worker's CHANGELOG_COMPACT_SECONDS,
+with a request every 2 s to roll their segments), then stops the worker, starts it again
+and measures how long it takes to be ready and to answer a new request (its tables
+recovered from their changelogs).
 
 The bound is ``BASE_MB`` plus ``PER_MATCH_KB`` for each match the limit lets a worker
 remember (docs/benchmarks.md); ``--bound-mb`` states another. Exits 1 when a request went
@@ -64,6 +66,13 @@ SIDES: Final = (
 TABLES: Final = (MATCH_STATE_TABLE, OUTPUTS_TABLE)
 MEMORIES: Final = re.compile(rb'^soccer_match_memories\{table="([^"]+)"\} (\S+)$', re.M)
 SAMPLE_SECONDS: Final = 1.0
+
+
+#: The broker's log cleaner looks for work every 15 s (log.cleaner.backoff.ms): room for it
+#: on top of the compaction window.
+COMPACTION_SLACK_SECONDS = 30.0
+#: A request this often while the changelogs compact: a segment rolls only on a write.
+ROLL_SECONDS = 2.0
 
 
 def say(message: str) -> None:
@@ -267,6 +276,21 @@ async def flood(args: argparse.Namespace, root: Path, settings: Settings) -> int
         if samples.peak_mb > bound:
             failures.append(f"peak resident memory {samples.peak_mb:.0f} MB > bound {bound:.0f}")
 
+        # The changelogs compact once their segments roll (CHANGELOG_COMPACT_SECONDS):
+        # a request every few seconds rolls them, as a live service's writes do, and
+        # twice the window lets the cleaner drop the forgotten matches' values, then
+        # their tombstones. The restart then reads what a worker holds, not the flood.
+        settle = 2 * settings.changelog_compact_seconds + COMPACTION_SLACK_SECONDS
+        say(f"letting the changelogs compact ({settle:.0f} s)")
+        deadline, n = time.monotonic() + settle, args.matches + 1
+        while time.monotonic() < deadline:
+            key, value = request_of(run, n)
+            await producer.send(settings.match_requests_topic, value, key=key)
+            n += 1
+            await asyncio.sleep(ROLL_SECONDS)
+        await producer.flush()
+        answered = len(answers.answered)
+
         say("restarting the worker")
         worker.stop()
         worker = WorkerProcess(settings, root / "worker-2.log")
@@ -274,7 +298,7 @@ async def flood(args: argparse.Namespace, root: Path, settings: Settings) -> int
         worker.launch()
         await asyncio.to_thread(worker.wait_ready, 300)
         ready_in = time.monotonic() - began
-        key, value = request_of(run, args.matches)
+        key, value = request_of(run, n)
         await producer.send(settings.match_requests_topic, value, key=key)
         await producer.flush()
 
@@ -339,6 +363,7 @@ def main(argv: list[str] | None = None) -> int:
                     "kafka_bootstrap_servers": broker.bootstrap,
                     "redis_url": redis_url,
                     "web_port": free_port(),
+                    "changelog_compact_seconds": args.compact_seconds,
                     **({"match_memory_limit": args.limit} if args.limit else {}),
                 }
             )
@@ -357,6 +382,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--bound-mb", type=positive_float, default=None, help="the resident memory bound"
+    )
+    parser.add_argument(
+        "--compact-seconds",
+        type=positive_float,
+        default=30.0,
+        help="CHANGELOG_COMPACT_SECONDS of the worker (the bench waits twice it before the "
+        "restart)",
     )
     parser.add_argument(
         "--answer-timeout", type=positive_float, default=180.0, help="seconds after sending"

@@ -25,6 +25,7 @@ from streams.faust_glue.raw_table_keys import raw_keys
 from streams.faust_glue.recency import recently_written
 from streams.faust_glue.send_now import PRODUCER_LINGER_SECONDS, send_now
 from streams.faust_glue.table_writer import match_table_writer
+from streams.faust_glue.topic_admin import changelog_configs
 from streams.faust_glue.web_driver import ServiceApp
 from streams.flow.agents import Activity, BatchLoop, dead_letter_failures, register_agents
 from streams.flow.batch import BatchProcessor
@@ -124,6 +125,7 @@ def match_table(app: faust.App, name: str, settings: Settings) -> faust.TableT:
         value_type=bytes,
         partitions=settings.topic_partitions,
         use_partitioner=True,
+        extra_topic_configs=changelog_configs(settings),
     )
     raw_keys(table)
     recently_written(table)
@@ -140,7 +142,13 @@ def create_app(settings: Settings) -> WorkerHandle:
     # the batch that wrote them (streams.faust_glue.table_writer).
     states = MatchStates(match_table_writer(app, match_table(app, MATCH_STATE_TABLE, settings)))
     outputs = MatchOutputs(
-        *match_keyed_table(app, OUTPUTS_TABLE, settings.topic_partitions, order=output_rank)
+        *match_keyed_table(
+            app,
+            OUTPUTS_TABLE,
+            settings.topic_partitions,
+            order=output_rank,
+            topic_configs=changelog_configs(settings),
+        )
     )
     held_results = MatchResults(match_table_writer(app, match_table(app, RESULTS_TABLE, settings)))
 

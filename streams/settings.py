@@ -201,6 +201,14 @@ class Settings(BaseSettings):
         "whatever their age: past it the matches never followed live are forgotten first, "
         "least recently written first (a flood of new match ids cannot grow the worker).",
     )
+    changelog_compact_seconds: PositiveFloat = Field(
+        3600.0,
+        description="How soon a forgotten match leaves the tables' changelogs: their "
+        "segments roll this often (`segment.ms`) and a tombstone is kept this long once "
+        "compacted (`delete.retention.ms`), so a restart reads about MATCH_MEMORY_LIMIT "
+        "matches plus what the last two such periods wrote. Set on the changelogs the "
+        "worker or `streams topics` creates; change existing ones with kafka-configs.",
+    )
 
     # Features and serving
     features_dir: Path = Field(

@@ -29,7 +29,7 @@ from __future__ import annotations
 import bisect
 import itertools
 import json
-from collections.abc import Callable, Iterator, MutableMapping
+from collections.abc import Callable, Iterator, Mapping, MutableMapping
 from typing import Any
 
 import faust
@@ -141,11 +141,15 @@ def key_bytes(key: MatchKey) -> bytes:
 
 
 def match_keyed_table(
-    app: faust.App, name: str, partitions: int, order: Callable[[MatchKey], int]
+    app: faust.App,
+    name: str,
+    partitions: int,
+    order: Callable[[MatchKey], int],
+    topic_configs: Mapping[str, str] | None = None,
 ) -> tuple[TableWriter[MatchKey], MatchKeyed]:
     """A :class:`MatchKeyedTable` of raw bytes values on ``app``: its writer (whose
     changelog records go to each match's partition) and its store's listing, each match's
-    keys in ``order``."""
+    keys in ``order``; ``topic_configs`` go to its changelog topic."""
     table = app.tables.add(
         MatchKeyedTable(
             app,
@@ -155,6 +159,7 @@ def match_keyed_table(
             key_type=None,  # Faust's JSON for the tuples
             value_type=bytes,
             partitions=partitions,
+            extra_topic_configs=topic_configs,
         )
     )
     listing = MatchKeyed(order)

@@ -66,6 +66,18 @@ def service_topics(settings: Settings) -> list[TopicSpec]:
     return topics
 
 
+def changelog_configs(settings: Settings) -> dict[str, str]:
+    """A changelog's topic configuration: compacted, and compacted soon. The broker's
+    defaults (1 GiB segments, tombstones kept a day) would keep every match a flood ever
+    named in the open segment, and a restart would read them all back."""
+    window = str(int(settings.changelog_compact_seconds * 1000))
+    return COMPACTED | {
+        "segment.ms": window,
+        "delete.retention.ms": window,
+        "min.cleanable.dirty.ratio": "0.1",
+    }
+
+
 def changelog_topics(settings: Settings) -> list[TopicSpec]:
     """The tables' changelogs as Faust declares them: ``{app id}-{table}-changelog``,
     compacted, with the inputs' partition count (partition i holds the state of the
@@ -73,7 +85,9 @@ def changelog_topics(settings: Settings) -> list[TopicSpec]:
     makes them ahead, so they get TOPIC_REPLICATION_FACTOR replicas too."""
     return [
         TopicSpec(
-            f"{settings.consumer_group}-{table}-changelog", settings.topic_partitions, COMPACTED
+            f"{settings.consumer_group}-{table}-changelog",
+            settings.topic_partitions,
+            changelog_configs(settings),
         )
         for table in TABLE_NAMES
     ]

@@ -29,6 +29,12 @@ async def not_ready_reasons(worker: WorkerHandle) -> list[str]:
     if worker.features.current is None:
         detail = worker.features.last_error or "not loaded yet"
         reasons.append(f"features: no snapshot in {worker.settings.features_dir} ({detail})")
+    if worker.results is not None and not worker.results.caught_up.is_set():
+        # The batches wait for these (streams.flow.batch): not ready is what they are.
+        behind = worker.results.behind
+        reasons.append(f"results: reading the results topic ({behind} behind) before answering")
+    if worker.app.in_recovery:
+        reasons.append("tables: recovering the match state from the changelogs")
     reasons += [stall.reason() for stall in worker.stalls.stalled]
     worker.metrics.ready.set(0 if reasons else 1)
     return reasons

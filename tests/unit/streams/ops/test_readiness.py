@@ -27,6 +27,8 @@ def worker_without_kafka() -> Any:
         models=SimpleNamespace(current=object(), alias="champion", last_error=None),
         features=SimpleNamespace(current=object(), last_error=None),
         stalls=SimpleNamespace(stalled=[]),
+        results=None,
+        app=SimpleNamespace(in_recovery=False),
         metrics=Metrics(),
     )
 
@@ -46,4 +48,19 @@ async def test_concurrent_probes_leave_logging_unchanged_and_say_why() -> None:
     assert logging_state() == before
     for reasons in answers:
         assert len(reasons) == 1 and reasons[0].startswith("kafka: no metadata answer")
+    await worker.kafka.stop()
+
+
+async def test_a_worker_still_reading_results_or_recovering_tables_is_not_ready() -> None:
+    worker = worker_without_kafka()
+    worker.results = SimpleNamespace(caught_up=asyncio.Event(), behind=12)
+    worker.app.in_recovery = True
+    reasons = await not_ready_reasons(worker)
+    assert reasons[1:] == [
+        "results: reading the results topic (12 behind) before answering",
+        "tables: recovering the match state from the changelogs",
+    ]
+    worker.results.caught_up.set()
+    worker.app.in_recovery = False
+    assert len(await not_ready_reasons(worker)) == 1  # only Kafka, down in this test
     await worker.kafka.stop()
