@@ -24,13 +24,14 @@ def test_the_changelogs_are_named_and_sized_as_the_real_app_declares_them(
 
     app = create_app(settings).app
     declared = {
-        t.changelog_topic.get_topic_name(): t.changelog_topic.partitions
+        t.changelog_topic.get_topic_name(): (t.changelog_topic.partitions, t.changelog_topic.config)
         for t in app.tables.values()
     }
     wanted = {s.name: s for s in wanted_topics(settings)}
-    for name, partitions in declared.items():
+    for name, (partitions, config) in declared.items():
         assert wanted[name].partitions == partitions == 6
-        assert wanted[name].configs == {"cleanup.policy": "compact"}
+        assert wanted[name].configs == config
+        assert config["cleanup.policy"] == "compact"
 
 
 def test_every_topic_once_with_its_policy(settings: Settings) -> None:
