@@ -4,10 +4,10 @@ The input goes day by day, as football does. Before a day is sent, every running
 has applied every result sent so far (``GET /ratings``): a match is predicted with the
 results of earlier days, as in training, however the workers are doing. A day's requests
 are answered before its first kick-off: the livescores are sent once every request of the
-day has its answer (requests and livescores are two topics, and nothing orders one
-against the other inside a worker: a request answered after kick-off is an in-play
-answer). Those two waits are what make the two runs' predictions comparable; within a day
-the rate is steady (``rate`` records a second).
+day has its answer from the champion and from the challenger (requests and livescores
+are two topics, and nothing orders one against the other inside a worker: a request
+answered after kick-off is an in-play answer). Those two waits are what make the two
+runs' predictions comparable; within a day the rate is steady (``rate`` records a second).
 A fault falls due when its share of the input has been sent; the slow ones (a worker
 start, a broker restart) run beside the sending, which goes on meanwhile. A day whose
 results do not reach the workers in :data:`STALL_SECONDS` is a stall, reported with each
@@ -63,11 +63,17 @@ async def _applied(worker: WorkerProcess) -> int | None:
 
 
 class Answers:
-    """The identities of the inputs answered so far, read as the answers arrive."""
+    """The identities of the inputs answered so far, read as the answers arrive: by the
+    champion (or a dead letter) in ``seen``, by a challenger in ``shadowed``."""
 
     def __init__(self, settings: Settings) -> None:
         self.seen: set[str] = set()
-        self.topics = (settings.predictions_topic, settings.predictions_dlq_topic)
+        self.shadowed: set[str] = set()
+        self.topics = (
+            settings.predictions_topic,
+            settings.predictions_dlq_topic,
+            settings.predictions_shadow_topic,
+        )
         self.consumer = AIOKafkaConsumer(
             *self.topics,
             **kafka_options(settings),
@@ -101,6 +107,9 @@ class Answers:
                         continue
                     if tp.topic == self.topics[0]:
                         self.seen.add(identity_of(Prediction.model_validate_json(record.value)))
+                    elif tp.topic == self.topics[2]:
+                        prediction = Prediction.model_validate_json(record.value)
+                        self.shadowed.add(identity_of(prediction))
                     else:
                         letter = DeadLetter.model_validate_json(record.value)
                         self.seen.add(dead_identity(letter.payload) or "")
@@ -203,12 +212,20 @@ class Driver:
             await asyncio.sleep(0.02)
 
     async def _answered(self, identities: set[str], day: str) -> None:
-        """Wait until each of ``identities`` has an answer (or a dead letter)."""
+        """Wait until each of ``identities`` has the champion's answer (or a dead letter)
+        and the challenger's: a worker killed between the two would otherwise have the
+        request read again after kick-off, and the challenger's pre-match forecast would
+        never be made (in the world, kick-off is hours after the request, and the request
+        read again is answered before it)."""
         deadline = time.monotonic() + STALL_SECONDS
-        while not identities <= self.answers.seen:
+        while not (identities <= self.answers.seen and identities <= self.answers.shadowed):
             if time.monotonic() > deadline:
-                missing = sorted(identities - self.answers.seen)
-                raise Stalled(f"{day}: {len(missing)} requests unanswered, first {missing[0]}")
+                champion = sorted(identities - self.answers.seen)
+                shadow = sorted(identities - self.answers.shadowed)
+                raise Stalled(
+                    f"{day}: {len(champion)} requests without the champion's answer, "
+                    f"{len(shadow)} without the challenger's (first {[*champion, *shadow][0]})"
+                )
             await asyncio.sleep(0.01)
 
     def _apply(self, fault: Fault) -> None:
