@@ -20,8 +20,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict
 
 from models.data import MatchData
-from schemas import MatchRequest
-from streams.cli.match_feed import ReplayMatch, match_events, select_matches
+from streams.cli.match_feed import ReplayMatch, match_events, request_for, select_matches
 
 #: Pre-match requests a match gets: the eve's and the match day's.
 REQUESTS_PER_MATCH = 2
@@ -81,15 +80,7 @@ def livescore_identity(match_id: str, seq: int) -> str:
 def _requests(match: ReplayMatch) -> list[InputRecord]:
     out = []
     for n in range(REQUESTS_PER_MATCH):
-        request = MatchRequest(
-            request_id=f"chaos-{n}:{match.match_id}",
-            match_id=match.match_id,
-            home_team=match.home_team,
-            away_team=match.away_team,
-            date=match.date,
-            neutral=match.neutral,
-            tournament=match.tournament,
-        )
+        request = request_for(match, f"chaos-{n}:{match.match_id}")
         out.append(
             InputRecord(
                 kind="request",

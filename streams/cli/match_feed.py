@@ -199,6 +199,19 @@ def schedule(
     return out
 
 
+def request_for(match: ReplayMatch, request_id: str) -> MatchRequest:
+    """A pre-match request for ``match``, naming its teams, date, venue and tournament."""
+    return MatchRequest(
+        request_id=request_id,
+        match_id=match.match_id,
+        home_team=match.home_team,
+        away_team=match.away_team,
+        date=match.date,
+        neutral=match.neutral,
+        tournament=match.tournament,
+    )
+
+
 def request_schedule(
     matches: list[ReplayMatch],
     *,
@@ -221,15 +234,7 @@ def request_schedule(
     timed = []
     for index, match in enumerate(matches):
         delay = max(kickoff(match, index, stagger_minutes) - lead_minutes, 0.0) / speed
-        request = MatchRequest(
-            request_id=f"{request_prefix}:{match.match_id}"[:MAX_ID_LENGTH],
-            match_id=match.match_id,
-            home_team=match.home_team,
-            away_team=match.away_team,
-            date=match.date,
-            neutral=match.neutral,
-            tournament=match.tournament,
-        )
+        request = request_for(match, f"{request_prefix}:{match.match_id}"[:MAX_ID_LENGTH])
         timed.append((delay, index, request))
     timed.sort(key=lambda t: (t[0], t[1]))
     return [
