@@ -80,8 +80,10 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> RunningStack:
 
 #: The longest files first (from `make test`'s --durations and the files' own fixtures: a
 #: secured stack, two workers, a chaos run). ``--dist loadfile`` hands files out in
-#: collection order, so with these last the two processes ended minutes apart; first,
-#: they run while the other process works through the short ones, and both end together.
+#: collection order when told ``--no-loadscope-reorder`` (else it orders them by their
+#: number of tests, and the one-test chaos file came last), so with these last the two
+#: processes ended minutes apart; first, they run while the other process works through
+#: the short ones, and both end together.
 LONGEST_FIRST = (
     "integration/test_secure_stack.py",
     "integration/test_chaos.py",
