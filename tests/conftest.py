@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import os
 import uuid
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -78,32 +79,24 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> RunningStack:
     return RunningStack(settings)
 
 
-#: The longest files first (from `make test`'s --durations and the files' own fixtures: a
-#: secured stack, two workers, a chaos run). ``--dist loadfile`` hands files out in
-#: collection order when told ``--no-loadscope-reorder`` (else it orders them by their
-#: number of tests, and the one-test chaos file came last), so with these last the two
-#: processes ended minutes apart; first, they run while the other process works through
-#: the short ones, and both end together.
-LONGEST_FIRST = (
-    "integration/test_secure_stack.py",
-    "integration/test_chaos.py",
-    "integration/test_evaluation.py",
-    "integration/test_stream_features.py",
-    "integration/test_read_models.py",
-    "integration/test_dlq_cli.py",
-    "integration/test_faults.py",
-    "integration/test_match_pages.py",
-)
+#: Files that start before every other: one long test each, which at their place in
+#: pytest-xdist's own order (files with the most tests first) ran last, one process alone
+#: for two minutes (`make test`'s --durations shows them).
+LONG_AND_SHORT = ("integration/test_chaos.py",)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The order ``--dist loadfile --no-loadscope-reorder`` hands files out in: those of
+    :data:`LONG_AND_SHORT` first, then xdist's own (most tests first), which keeps the many
+    quick unit files running beside the integration files' waits."""
     here = Path(__file__).resolve().parent
+    counts = Counter(item.path for item in items)
 
-    def rank(item: pytest.Item) -> int:
+    def rank(item: pytest.Item) -> tuple[int, int]:
         path = item.path.relative_to(here).as_posix() if item.path.is_relative_to(here) else ""
-        return LONGEST_FIRST.index(path) if path in LONGEST_FIRST else len(LONGEST_FIRST)
+        return (0 if path in LONG_AND_SHORT else 1, -counts[item.path])
 
-    items.sort(key=rank)  # stable: the rest keep their order
+    items.sort(key=rank)  # stable: a file's tests keep their order
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
