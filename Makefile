@@ -13,7 +13,7 @@ demo: setup ## run the whole service on embedded defaults (Ctrl-C stops it)
 
 test: setup ## lint, then the whole test suite against the real Kafka and Redis
 	$(PY) -m ruff check .
-	$(PY) -m pytest -n auto --dist loadfile --no-loadscope-reorder --durations=15
+	$(PY) -m pytest -n 3 --dist loadfile --no-loadscope-reorder --durations=15
 
 lint: setup ## ruff lint and format check
 	$(PY) -m ruff check .
