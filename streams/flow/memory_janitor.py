@@ -148,9 +148,6 @@ class MemoryJanitor(PollingService):
         self.sweep_seconds = sweep_seconds
         self.forgotten = 0
         self._swept_at: float | None = None
-        #: Each held match's partition: hashing a key costs microseconds, and a pass
-        #: looks at every match. Trimmed to the held matches at every sweep.
-        self._partitions: dict[str, int] = {}
 
     def owned(self) -> set[int]:
         return owned_partitions(self.app, self.source_topic)
@@ -176,9 +173,6 @@ class MemoryJanitor(PollingService):
                 store.prune()
             self.metrics.match_memories.labels(table=store.name).set(store.count())
             await self._flush(store)
-        if sweep:
-            held = {m for store in self.stores for m in store.match_ids()}
-            self._partitions = {m: p for m, p in self._partitions.items() if m in held}
 
     async def _flush(self, store: MatchStore) -> None:
         """Produce the tombstones of what ``store`` forgot, and wait for their acks.
@@ -190,10 +184,7 @@ class MemoryJanitor(PollingService):
     def _mine(self, match_id: str, owned: set[int]) -> bool:
         if len(owned) >= self.partitions:
             return True  # a worker alone owns every match
-        partition = self._partitions.get(match_id)
-        if partition is None:
-            partition = self._partitions[match_id] = partition_of(match_id, self.partitions)
-        return partition in owned
+        return partition_of(match_id, self.partitions) in owned
 
     async def sweep(self, store: MatchStore, owned: set[int]) -> int:
         """Forget ``store``'s expired matches of the ``owned`` partitions; how many it
