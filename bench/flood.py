@@ -41,7 +41,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from bench.pipeline_latency import train
 from devstack.kafka_broker import KafkaBroker
-from devstack.local_stack import LocalStack
+from devstack.local_stack import private_broker
 from devstack.redis_server import RedisServer
 from devstack.supervisor import free_port
 from devstack.topics import run_names
@@ -198,11 +198,7 @@ async def send_at_rate(
 def private_stack(root: Path) -> tuple[KafkaBroker, RedisServer, str]:
     """A broker and a redis-server of this run's own on free ports (the jars linked from
     the local stack's cache when it has them)."""
-    shared_libs = LocalStack(Settings()).kafka.libs
-    broker = KafkaBroker(root / "kafka-home", "127.0.0.1", free_port(), free_port(), "512m")
-    if shared_libs.is_dir():
-        broker.home.mkdir(parents=True, exist_ok=True)
-        broker.libs.symlink_to(shared_libs.resolve(), target_is_directory=True)
+    broker = private_broker(root / "kafka-home", "512m")
     redis_port = free_port()
     redis_url = f"redis://127.0.0.1:{redis_port}/0"
     redis = RedisServer(root / "redis-home", "127.0.0.1", redis_port, redis_url)

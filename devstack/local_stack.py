@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel
 
 from devstack.kafka_broker import KafkaBroker
 from devstack.redis_server import RedisServer
+from devstack.supervisor import free_port
 from streams.settings import Settings
 
 Component = Literal["kafka", "redis", "mlflow"]
@@ -98,3 +100,15 @@ class LocalStack:
 
     def _address(self, name: str) -> str:
         return self.kafka.bootstrap if name == "kafka" else f"127.0.0.1:{self.redis.port}"
+
+
+def private_broker(home: Path, heap: str = "384m") -> KafkaBroker:
+    """A broker of one run's own on free ports, under ``home``, its jars linked from the
+    local stack's cache when that has them (no second fetch): for a fault that must reach
+    nothing else (a restart), or a run that measures one worker alone."""
+    shared_libs = LocalStack(Settings()).kafka.libs
+    broker = KafkaBroker(home, "127.0.0.1", free_port(), free_port(), heap)
+    if shared_libs.is_dir() and not broker.libs.exists():
+        broker.home.mkdir(parents=True, exist_ok=True)
+        broker.libs.symlink_to(shared_libs.resolve(), target_is_directory=True)
+    return broker

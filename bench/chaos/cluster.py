@@ -15,8 +15,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from devstack.kafka_broker import KafkaBroker
-from devstack.local_stack import LocalStack
+from devstack.local_stack import private_broker
 from devstack.mlflow_server import MlflowServer
 from devstack.redis_server import RedisServer
 from devstack.supervisor import free_port
@@ -32,12 +31,7 @@ class Servers:
 
     def __init__(self, home: Path) -> None:
         self.home = home
-        self.broker = KafkaBroker(home, "127.0.0.1", free_port(), free_port(), BROKER_HEAP)
-        shared_libs = LocalStack(Settings()).kafka.libs
-        if shared_libs.is_dir() and not self.broker.libs.exists():
-            # The local stack's jars, not a second download.
-            self.broker.home.mkdir(parents=True, exist_ok=True)
-            self.broker.libs.symlink_to(shared_libs, target_is_directory=True)
+        self.broker = private_broker(home, BROKER_HEAP)
         port = free_port()
         self.redis_url = f"redis://127.0.0.1:{port}/0"
         self.redis = RedisServer(home, "127.0.0.1", port, self.redis_url)

@@ -21,8 +21,7 @@ import redis.asyncio as aioredis
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
-from devstack.kafka_broker import KafkaBroker
-from devstack.local_stack import LocalStack
+from devstack.local_stack import private_broker
 from devstack.redis_server import RedisServer
 from devstack.supervisor import free_port
 from devstack.worker import WorkerProcess, http_get
@@ -150,16 +149,6 @@ async def test_registry_unreachable_current_model_keeps_serving(
         worker.stop()
 
 
-def _private_broker(home: Path) -> KafkaBroker:
-    """A broker on free ports, reusing the shared stack's cached jars (no second fetch)."""
-    shared_libs = LocalStack(Settings()).kafka.libs
-    broker = KafkaBroker(home, "127.0.0.1", free_port(), free_port(), "384m")
-    if shared_libs.is_dir():
-        broker.home.mkdir(parents=True, exist_ok=True)
-        broker.libs.symlink_to(shared_libs, target_is_directory=True)
-    return broker
-
-
 async def _produce_steadily(
     settings: Settings,
     match_ids: list[str],
@@ -200,7 +189,7 @@ async def _produce_steadily(
 async def test_broker_restart_worker_reconnects_and_loses_nothing(
     worker_settings: Settings, trained_registry: TrainedRegistry, tmp_path: Path
 ) -> None:
-    broker = _private_broker(tmp_path / "own-kafka")
+    broker = private_broker(tmp_path / "own-kafka")
     # The broker's start and stop probe it with asyncio.run of their own: off this loop.
     await asyncio.to_thread(broker.start)
     settings = _with(worker_settings, kafka_bootstrap_servers=broker.bootstrap)
