@@ -29,7 +29,6 @@ from aiokafka.errors import KafkaError
 from bench.chaos.cluster import Servers, Workers
 from bench.chaos.faults import REDIS_PAUSE_SECONDS, Fault
 from bench.chaos.ledger import dead_identity, identity_of
-from bench.chaos.observe import read_topic
 from bench.chaos.registry_prep import move_champion
 from bench.chaos.season_input import SeasonInput
 from devstack.worker import WorkerProcess, http_fetch
@@ -243,30 +242,22 @@ class Driver:
         self.background.append(asyncio.ensure_future(asyncio.to_thread(actions[fault.kind])))
 
 
-async def answered(settings: Settings) -> set[str]:
-    """The inputs with a champion prediction or a dead letter so far."""
-    out = {
-        identity_of(Prediction.model_validate_json(v))
-        for _, v in await read_topic(settings, settings.predictions_topic)
-        if v is not None
-    }
-    for _, v in await read_topic(settings, settings.predictions_dlq_topic):
-        if v is not None:
-            out.add(dead_identity(DeadLetter.model_validate_json(v).payload) or "")
-    return out
-
-
 async def settle(settings: Settings, workers: Workers, identities: set[str]) -> None:
     """Block until every input is answered, every running worker is ready and its read
     models have applied every output (the scores and timelines are complete then). Past
     :data:`SETTLE_SECONDS` it returns anyway: the ledger names what is missing."""
     deadline = time.monotonic() + SETTLE_SECONDS
-    while time.monotonic() < deadline:
-        missing = identities - await answered(settings)
-        if not missing:
-            break
-        say(f"waiting for {len(missing)} answers")
-        await asyncio.sleep(2.0)
+    answers = Answers(settings)
+    await answers.start()
+    try:
+        while time.monotonic() < deadline:
+            missing = identities - answers.seen
+            if not missing:
+                break
+            say(f"waiting for {len(missing)} answers")
+            await asyncio.sleep(2.0)
+    finally:
+        await answers.stop()
     await asyncio.to_thread(workers.wait_ready, max(deadline - time.monotonic(), 30.0))
     for worker in workers.running:
         left = max(deadline - time.monotonic(), 30.0)
